@@ -1,0 +1,189 @@
+"""Request and response shapes of the JSON API; the OpenAPI document is built from them.
+
+Schemas check types only. The rules (lengths, choices, references) live in the
+services, so the pages, the API and the CLI refuse exactly the same things.
+"""
+from marshmallow import EXCLUDE, Schema, fields
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class PageQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1)
+    per_page = fields.Integer(load_default=25)
+
+
+def page_schema(item_schema, name: str):
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item_schema), required=True),
+        "total": fields.Integer(required=True),
+        "page": fields.Integer(required=True),
+        "per_page": fields.Integer(required=True),
+        "pages": fields.Integer(required=True),
+    }, name=name)
+
+
+# --- customers -------------------------------------------------------------------
+
+class CustomerSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String()
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    segment = fields.String(allow_none=True)
+    stage = fields.String()
+    loyalty = fields.String()
+    tier = fields.String()
+    language = fields.String()
+    marketing_consent = fields.Boolean()
+    owner_id = fields.Integer(allow_none=True, strict=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+
+class CustomerCreateSchema(CustomerSchema):
+    class Meta:
+        exclude = ("created_at", "updated_at")
+
+    name = fields.String(required=True)
+
+
+class CustomerUpdateSchema(CustomerSchema):
+    class Meta:
+        exclude = ("stage", "created_at", "updated_at")
+
+
+class CustomerQuerySchema(PageQuerySchema):
+    q = fields.String(load_default="")
+    stage = fields.String(load_default=None)
+    segment = fields.String(load_default=None)
+    owner_id = fields.Integer(load_default=None)
+
+
+class StageChangeRequestSchema(Schema):
+    stage = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class StageChangeSchema(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    from_stage = fields.String(allow_none=True)
+    to_stage = fields.String()
+    at = fields.AwareDateTime()
+    user_id = fields.Integer(allow_none=True)
+    rule = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+# --- catalog -----------------------------------------------------------------------
+
+class ParticipantSchema(Schema):
+    who = fields.String(required=True)
+    does = fields.String()
+
+
+class ServiceLevelSchema(Schema):
+    tier = fields.String(required=True)
+    first_response_hours = fields.Decimal(allow_none=True, as_string=True, allow_nan=False)
+    resolution_hours = fields.Decimal(allow_none=True, as_string=True, allow_nan=False)
+
+
+class MomentTypeSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    phase = fields.String(required=True)
+    channel = fields.String(required=True)
+    team_id = fields.Integer(allow_none=True, strict=True)
+    owner_role = fields.String()
+    participants = fields.List(fields.Nested(ParticipantSchema))
+    process = fields.String()
+    cost = fields.Decimal(as_string=True, allow_nan=False)
+    objective = fields.String()
+    physical_evidence = fields.String()
+    customer_action = fields.String()
+    frontstage_action = fields.String()
+    backstage_action = fields.String()
+    support_process = fields.String()
+    active = fields.Boolean()
+    service_levels = fields.List(fields.Nested(ServiceLevelSchema))
+
+
+# --- moments and commitments -----------------------------------------------------
+
+class CommitmentSchema(Schema):
+    id = fields.Integer()
+    moment_id = fields.Integer()
+    customer_id = fields.Integer()
+    owner_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    status = fields.String()
+    starts_at = fields.AwareDateTime()
+    due_at = fields.AwareDateTime()
+    met_at = fields.AwareDateTime(allow_none=True)
+    breached_at = fields.AwareDateTime(allow_none=True)
+
+
+class CommitmentQuerySchema(PageQuerySchema):
+    status = fields.String(load_default=None)
+    customer_id = fields.Integer(load_default=None)
+    owner_id = fields.Integer(load_default=None)
+
+
+class MomentCreateSchema(Schema):
+    customer_id = fields.Integer(required=True, strict=True)
+    moment_type = fields.Raw(required=True, metadata={
+        "description": "The moment type's code (string) or id (integer)",
+        "oneOf": [{"type": "string"}, {"type": "integer"}]})
+    channel = fields.String(allow_none=True)
+    emotion = fields.Integer(allow_none=True, strict=True, metadata={"minimum": -2, "maximum": 2})
+    notes = fields.String(allow_none=True)
+    occurred_at = fields.AwareDateTime(allow_none=True)
+    follows_moment_id = fields.Integer(allow_none=True, strict=True)
+    outcome = fields.String(allow_none=True)
+    cost = fields.Decimal(allow_none=True, allow_nan=False)
+    staff_id = fields.Integer(allow_none=True, strict=True)
+
+
+class MomentSchema(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    moment_type = fields.Function(lambda m: m.moment_type.code)
+    moment_type_id = fields.Integer()
+    channel = fields.String()
+    staff_id = fields.Integer(allow_none=True)
+    occurred_at = fields.AwareDateTime()
+    emotion = fields.Integer(allow_none=True)
+    notes = fields.String()
+    cost = fields.Decimal(as_string=True)
+    outcome = fields.String()
+    follows_moment_id = fields.Integer(allow_none=True)
+    incident_id = fields.Integer(allow_none=True)
+    commitments = fields.List(fields.Nested(CommitmentSchema))
+
+
+# --- users -----------------------------------------------------------------------
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+    team_id = fields.Integer(allow_none=True, strict=True)
+    locale = fields.String(allow_none=True)
+    active = fields.Boolean()
+    password = fields.String(load_only=True, required=True)
+    created_at = fields.AwareDateTime(dump_only=True)

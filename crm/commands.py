@@ -1,0 +1,82 @@
+"""`flask --app wsgi crm …`: operator commands. Each one is a transaction boundary."""
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from crm.domain import DomainError, ValidationFailed
+from crm.extensions import db
+from crm.types import utc_now
+
+crm_cli = AppGroup("crm", help="Fideliza operator commands.")
+
+
+def _fail(exc: DomainError):
+    db.session.rollback()
+    if isinstance(exc, ValidationFailed):
+        details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.translated_fields().items())
+        raise click.ClickException(details)
+    raise click.ClickException(exc.translated())
+
+
+@crm_cli.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", required=True, type=click.Choice(["agent", "supervisor", "admin"]))
+@click.option("--password", required=True, help="At least 8 characters.")
+def create_user(email, name, role, password):
+    """Create a staff account."""
+    from crm.auth.services import create_user as create
+
+    try:
+        user = create(None, {"email": email, "name": name, "role": role, "password": password}, utc_now())
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@crm_cli.command("create-token")
+@click.option("--email", required=True)
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+def create_token(email, name):
+    """Create an API token for a user; the token is the last line printed."""
+    from crm.auth.models import User
+    from crm.auth.services import issue_token
+
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    try:
+        _, secret = issue_token(None, user, name, utc_now())
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"token for {user.email} (shown once, store it now):")
+    click.echo(secret)
+
+
+@crm_cli.command("seed-demo")
+@click.option("--customers", default=1400, show_default=True, help="How many demo customers.")
+@click.option("--moments", default=5000, show_default=True, help="How many demo contacts.")
+@click.option("--seed", default=20261122, show_default=True, help="Random seed, for repeatable data.")
+def seed_demo(customers, moments, seed):
+    """Load the demo business (idempotent: does nothing when it is already there)."""
+    from crm.demo import seed as demo
+
+    summary = demo.seed_demo(customers=customers, moments=moments, seed=seed, now=utc_now())
+    db.session.commit()
+    if summary is None:
+        click.echo("demo data already present; nothing to do")
+    else:
+        click.echo("demo data loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+    click.echo("demo logins (password 'demo'): admin@demo.local, supervisor@demo.local, agent@demo.local")
+
+
+@crm_cli.command("is-empty")
+def is_empty():
+    """Exit 0 when the database holds no staff account yet (used by `make run`)."""
+    from crm.auth.models import User
+
+    raise SystemExit(0 if db.session.scalar(select(User.id).limit(1)) is None else 1)

@@ -1,0 +1,70 @@
+"""Customers, their stage history and the search index behind the type-ahead."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.auth.models import User
+from crm.extensions import db
+from crm.types import UTCDateTime, utc_now
+
+# Byte-wise ordering on PostgreSQL so prefix ranges use the index like they do on SQLite.
+SEARCH_TERM = String(120).with_variant(String(120, collation="C"), "postgresql")
+
+
+class Customer(db.Model):
+    __tablename__ = "customers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    company: Mapped[str | None] = mapped_column(String(200))
+    segment: Mapped[str | None] = mapped_column(String(60), index=True)
+    stage: Mapped[str] = mapped_column(String(20), default="prospect", index=True)
+    loyalty: Mapped[str] = mapped_column(String(20), default="occasional")
+    tier: Mapped[str] = mapped_column(String(20), default="standard")
+    language: Mapped[str] = mapped_column(String(5), default="es")
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    owner: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_customers_name", "name"),)
+
+
+class StageChange(db.Model):
+    """One move of a customer between lifecycle stages: by a person or a named rule."""
+
+    __tablename__ = "stage_changes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(20))
+    to_stage: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    rule: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+
+    __table_args__ = (Index("ix_stage_changes_customer_at", "customer_id", "at"),)
+
+
+class CustomerSearchTerm(db.Model):
+    """Normalised words of a customer's name, company, email and phone.
+
+    A prefix range on this table is indexed on every engine, where a
+    ``LIKE '%q%'`` over customers would scan the whole table.
+    """
+
+    __tablename__ = "customer_search_terms"
+    term: Mapped[str] = mapped_column(SEARCH_TERM, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )

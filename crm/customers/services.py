@@ -1,0 +1,194 @@
+"""Customers: create, edit, search, move through lifecycle stages, read the timeline."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, insert, literal, select, union_all
+
+from crm import audit
+from crm.auth.models import User
+from crm.customers import search
+from crm.customers.lifecycle import (
+    CUSTOMER_LANGUAGES,
+    LOYALTY_LEVELS,
+    STAGES,
+    TIERS,
+    TransitionError,
+    check_stage_change,
+)
+from crm.customers.models import Customer, CustomerSearchTerm, StageChange
+from crm.auth.services import normalise_email
+from crm.domain import N_, Cleaner, DomainError, NotFound, ValidationFailed
+from crm.extensions import db
+from crm.pagination import Page, paginate
+
+EDITABLE = ("name", "email", "phone", "company", "segment", "loyalty", "tier", "language",
+            "marketing_consent", "owner_id")
+
+
+def _clean(data: dict, *, creating: bool) -> dict:
+    c = Cleaner()
+    out: dict = {}
+
+    def given(key):
+        return creating or key in data
+
+    if given("name"):
+        out["name"] = c.text("name", data.get("name"), max_len=200, required=True)
+    if given("email"):
+        out["email"] = normalise_email(c, "email", data.get("email"), required=False)
+    if given("phone"):
+        phone = c.text("phone", data.get("phone"), max_len=40)
+        if phone and len(search.phone_digits(phone)) < 6:
+            c.fail("phone", N_("is not a valid phone number"))
+        out["phone"] = phone or None
+    for key, max_len in (("company", 200), ("segment", 60)):
+        if given(key):
+            out[key] = c.text(key, data.get(key), max_len=max_len) or None
+    if creating:
+        out["stage"] = c.choice("stage", data.get("stage") or "prospect", STAGES)
+    for key, choices, default in (("loyalty", LOYALTY_LEVELS, "occasional"),
+                                  ("tier", TIERS, "standard"),
+                                  ("language", CUSTOMER_LANGUAGES, "es")):
+        if given(key):
+            out[key] = c.choice(key, data.get(key) or default, choices)
+    if given("marketing_consent"):
+        value = data.get("marketing_consent", False)
+        if not isinstance(value, bool):
+            c.fail("marketing_consent", N_("must be true or false"))
+        out["marketing_consent"] = bool(value)
+    if given("owner_id") and data.get("owner_id") is not None:
+        owner_id = data.get("owner_id")
+        if not isinstance(owner_id, int) or isinstance(owner_id, bool) or db.session.get(User, owner_id) is None:
+            c.fail("owner_id", N_("no such user"))
+        out["owner_id"] = owner_id
+    elif given("owner_id"):
+        out["owner_id"] = None
+    c.check()
+    return out
+
+
+def _index_terms(customer: Customer) -> None:
+    db.session.execute(delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id == customer.id))
+    terms = search.terms_for(customer.name, customer.company, customer.email, customer.phone)
+    if terms:
+        db.session.execute(insert(CustomerSearchTerm),
+                           [{"term": t, "customer_id": customer.id} for t in sorted(terms)])
+
+
+def create_customer(actor: User, data: dict, now: datetime) -> Customer:
+    fields = _clean(data, creating=True)
+    if "owner_id" not in data:
+        fields["owner_id"] = actor.id  # whoever creates a customer looks after it until reassigned
+    customer = Customer(**fields, created_at=now, updated_at=now)
+    db.session.add(customer)
+    db.session.flush()
+    db.session.add(StageChange(customer_id=customer.id, from_stage=None, to_stage=customer.stage,
+                               at=now, user_id=actor.id, reason="created"))
+    _index_terms(customer)
+    audit.record(actor, "customer.created", "customer", customer.id, now)
+    db.session.flush()
+    return customer
+
+
+def update_customer(actor: User, customer: Customer, data: dict, now: datetime) -> Customer:
+    unknown = set(data) - set(EDITABLE)
+    if unknown:
+        raise ValidationFailed({k: DomainError(N_("cannot be changed here"), k) for k in sorted(unknown)})
+    fields = _clean(data, creating=False)
+    changed = {k: v for k, v in fields.items() if getattr(customer, k) != v}
+    for key, value in changed.items():
+        setattr(customer, key, value)
+    if changed:
+        customer.updated_at = now
+        if changed.keys() & {"name", "company", "email", "phone"}:
+            _index_terms(customer)
+        audit.record(actor, "customer.updated", "customer", customer.id, now, fields=sorted(changed))
+    db.session.flush()
+    return customer
+
+
+def change_stage(actor: User | None, customer: Customer, stage, reason, now: datetime,
+                 rule: str | None = None) -> StageChange:
+    """Move a customer to another lifecycle stage, keeping the history."""
+    try:
+        reason = check_stage_change(customer.stage, stage, reason)
+    except TransitionError as exc:
+        raise ValidationFailed({exc.field: DomainError(exc.message, exc.field, **exc.params)}) from None
+    change = StageChange(customer_id=customer.id, from_stage=customer.stage, to_stage=stage, at=now,
+                         user_id=getattr(actor, "id", None), rule=rule, reason=reason)
+    customer.stage = stage
+    customer.updated_at = now
+    db.session.add(change)
+    db.session.flush()
+    audit.record(actor, "customer.stage_changed", "customer", customer.id, now,
+                 to=stage, rule=rule)
+    return change
+
+
+def get_customer(customer_id: int) -> Customer:
+    customer = db.session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(N_("no such customer"))
+    return customer
+
+
+def search_customers(q: str = "", *, stage: str | None = None, segment: str | None = None,
+                     owner_id: int | None = None, page: int = 1, per_page: int = 25) -> Page:
+    stmt = select(Customer)
+    for prefix in search.query_prefixes(q):
+        stmt = stmt.where(Customer.id.in_(search.matching_ids(CustomerSearchTerm, prefix)))
+    if stage:
+        stmt = stmt.where(Customer.stage == stage)
+    if segment:
+        stmt = stmt.where(Customer.segment == segment)
+    if owner_id:
+        stmt = stmt.where(Customer.owner_id == owner_id)
+    return paginate(stmt.order_by(Customer.name, Customer.id), page, per_page)
+
+
+def segments() -> list[str]:
+    return list(db.session.scalars(
+        select(Customer.segment).where(Customer.segment.is_not(None)).distinct().order_by(Customer.segment)
+    ))
+
+
+def stage_history(customer: Customer) -> list[StageChange]:
+    return list(db.session.scalars(
+        select(StageChange).where(StageChange.customer_id == customer.id)
+        .order_by(StageChange.at.desc(), StageChange.id.desc())
+    ))
+
+
+def timeline(customer: Customer, page: int = 1, per_page: int = 20) -> Page:
+    """Moments, closed commitments and stage changes of one customer, newest first.
+
+    One UNION query pages over the three kinds by instant; the page's rows are then
+    loaded with one query per kind, so a page costs the same however long the history.
+    """
+    from crm.moments.models import Commitment, Moment
+
+    entries = union_all(
+        select(literal("moment").label("kind"), Moment.id.label("id"), Moment.occurred_at.label("at"))
+        .where(Moment.customer_id == customer.id),
+        select(literal("stage").label("kind"), StageChange.id, StageChange.at)
+        .where(StageChange.customer_id == customer.id),
+        select(literal("met").label("kind"), Commitment.id, Commitment.met_at)
+        .where(Commitment.customer_id == customer.id, Commitment.met_at.is_not(None)),
+    ).subquery()
+    stmt = select(entries.c.kind, entries.c.id, entries.c.at).order_by(
+        entries.c.at.desc(), entries.c.kind, entries.c.id.desc())
+    rows = paginate(stmt, page, per_page, scalars=False)
+    ids: dict[str, list[int]] = {"moment": [], "stage": [], "met": []}
+    for kind, row_id, _ in rows.items:
+        ids[kind].append(row_id)
+    loaded = {kind: _by_id(model, ids[kind])
+              for kind, model in (("moment", Moment), ("stage", StageChange), ("met", Commitment))}
+    rows.items = [(kind, loaded[kind][row_id]) for kind, row_id, _ in rows.items]
+    return rows
+
+
+def _by_id(model, ids: list[int]) -> dict:
+    if not ids:
+        return {}
+    return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}

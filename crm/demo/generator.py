@@ -1,0 +1,205 @@
+"""Realistic Spanish-language customers and contacts at any scale.
+
+Used by `crm seed-demo` (a few thousand rows) and by the benchmarks (a million).
+Rows are plain dicts with explicit ids, inserted in batches with bulk INSERTs:
+the same shapes the services write, without a service call per row.
+"""
+from __future__ import annotations
+
+import random
+import unicodedata
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from faker import Faker
+
+from crm.customers.lifecycle import STAGES
+from crm.customers.search import terms_for
+from crm.demo import catalog
+
+EMAIL_DOMAINS = ["gmail.com", "hotmail.es", "yahoo.es", "outlook.es", "telefonica.net", "icloud.com"]
+TIER_WEIGHTS = (("basic", 20), ("standard", 65), ("premium", 15))
+# Contacts older than this are settled; newer ones may still be open.
+SETTLED_AFTER = timedelta(days=4)
+
+
+@dataclass
+class TypeInfo:
+    id: int
+    code: str
+    phase: str
+    channel: str
+    cost: Decimal
+    levels: dict  # tier -> (first_response_hours, resolution_hours)
+
+
+@dataclass
+class CustomerInfo:
+    id: int
+    stage: str
+    tier: str
+    owner_id: int
+    created_at: datetime
+
+
+@dataclass
+class Ids:
+    customer: int = 1
+    stage_change: int = 1
+    moment: int = 1
+    commitment: int = 1
+
+
+@dataclass
+class DemoGenerator:
+    now: datetime
+    staff_ids: list[int]
+    types: list[TypeInfo]
+    seed: int = 1
+    ids: Ids = field(default_factory=Ids)
+
+    def __post_init__(self):
+        self.rng = random.Random(self.seed)
+        self.fake = Faker(OrderedDict([("es_ES", 0.8), ("es_MX", 0.2)]))
+        self.fake.seed_instance(self.seed)
+        self.types_by_phase: dict[str, list[TypeInfo]] = {}
+        for info in self.types:
+            self.types_by_phase.setdefault(info.phase, []).append(info)
+
+    # --- customers -------------------------------------------------------------
+
+    def customers(self, count: int, batch: int = 5000):
+        """Yield (customer rows, search-term rows, stage-change rows, infos) batches."""
+        made = 0
+        while made < count:
+            size = min(batch, count - made)
+            customers, terms, changes, infos = [], [], [], []
+            for i in range(size):
+                row, info = self._customer(made + i)
+                customers.append(row)
+                infos.append(info)
+                terms.extend({"term": t, "customer_id": row["id"]}
+                             for t in terms_for(row["name"], row["company"], row["email"], row["phone"]))
+                changes.extend(self._history(info))
+            made += size
+            yield customers, terms, changes, infos
+
+    def _customer(self, index: int):
+        rng, fake = self.rng, self.fake
+        stage = STAGES[index % len(STAGES)]  # every stage well represented
+        segment = rng.choices(catalog.SEGMENTS, weights=[50, 15, 20, 8, 7])[0]
+        first, last = fake.first_name(), f"{fake.last_name()} {fake.last_name()}"
+        name = f"{first} {last}"
+        company = fake.company() if segment in ("Empresa (flota)", "Club ciclista") else None
+        local = _ascii(f"{first}.{last.split()[0]}").lower().replace(" ", "")
+        email = f"{local}{rng.randint(1, 9999)}@{rng.choice(EMAIL_DOMAINS)}" if rng.random() < 0.9 else None
+        phone = fake.phone_number() if rng.random() < 0.85 else None
+        created = self.now - timedelta(days=rng.uniform(20 if stage == "prospect" else 60, 730))
+        tier = rng.choices([t for t, _ in TIER_WEIGHTS], weights=[w for _, w in TIER_WEIGHTS])[0]
+        customer_id = self.ids.customer
+        self.ids.customer += 1
+        row = {
+            "id": customer_id, "name": name, "email": email, "phone": phone, "company": company,
+            "segment": segment, "stage": stage, "loyalty": catalog.STAGE_LOYALTY[stage], "tier": tier,
+            "language": "en" if rng.random() < 0.04 else "es", "marketing_consent": rng.random() < 0.6,
+            "owner_id": rng.choice(self.staff_ids), "created_at": created, "updated_at": created,
+        }
+        return row, CustomerInfo(customer_id, stage, tier, row["owner_id"], created)
+
+    def _history(self, info: CustomerInfo) -> list[dict]:
+        path = catalog.STAGE_PATHS[info.stage]
+        span = (self.now - info.created_at) / len(path)
+        rows, previous = [], None
+        for step, stage in enumerate(path):
+            at = info.created_at + span * step
+            rows.append({
+                "id": self.ids.stage_change, "customer_id": info.id, "from_stage": previous, "to_stage": stage,
+                "at": at, "user_id": info.owner_id, "rule": None,
+                "reason": catalog.STAGE_REASONS.get(stage, "Alta del cliente.") if previous else "created",
+            })
+            self.ids.stage_change += 1
+            previous = stage
+        return rows
+
+    # --- moments -----------------------------------------------------------------
+
+    def moments(self, customers: list[CustomerInfo], count: int, batch: int = 10000):
+        """Yield (moment rows, commitment rows) batches, about `count` moments in all."""
+        made = 0
+        weights = [3 if c.stage in ("active", "loyal", "promoter", "at_risk") else 1 for c in customers]
+        while made < count:
+            moments, commitments = [], []
+            target = min(batch, count - made)
+            while len(moments) < target:
+                customer = self.rng.choices(customers, weights=weights)[0]
+                self._contact(customer, moments, commitments)
+            made += len(moments)
+            yield moments, commitments
+
+    def _contact(self, customer: CustomerInfo, moments: list, commitments: list) -> None:
+        rng = self.rng
+        phase = rng.choice(catalog.STAGE_PHASES[customer.stage])
+        info = rng.choice(self.types_by_phase[phase])
+        lifetime = max((self.now - customer.created_at).total_seconds(), 3600)
+        # Recent contacts are more frequent than old ones.
+        occurred = self.now - timedelta(seconds=lifetime * rng.random() ** 2)
+        first = self._moment_row(customer, info, occurred, follows=None)
+        moments.append(first)
+        commitments.extend(self._commitments(first, customer, info))
+        # Some matters need a second contact, linked to the first.
+        if info.code in ("reclamacion", "reparacion", "presupuesto") and rng.random() < 0.3:
+            later = occurred + timedelta(hours=rng.uniform(2, 60))
+            if later < self.now:
+                second = self._moment_row(customer, info, later, follows=first)
+                moments.append(second)
+                if first["outcome"] != "resolved":
+                    for row in commitments:
+                        if row["moment_id"] == first["id"] and row["status"] == "open":
+                            row.update(status="met", met_at=later, met_by_id=second["staff_id"])
+
+    def _moment_row(self, customer: CustomerInfo, info: TypeInfo, occurred: datetime, follows):
+        rng = self.rng
+        settled = self.now - occurred > SETTLED_AFTER
+        outcome = rng.choices(["resolved", "pending", "escalated"],
+                              weights=[75, 20, 5] if settled else [40, 55, 5])[0]
+        if follows is None and info.code == "reclamacion" and settled and rng.random() < 0.3:
+            outcome = "pending"  # not solved on the first contact: a second one follows
+        weights = catalog.EMOTION_WEIGHTS.get(info.code, catalog.DEFAULT_EMOTION_WEIGHTS)
+        emotion = rng.choices([-2, -1, 0, 1, 2], weights=weights)[0] if rng.random() < 0.85 else None
+        moment_id = self.ids.moment
+        self.ids.moment += 1
+        return {
+            "id": moment_id, "customer_id": customer.id, "moment_type_id": info.id, "channel": info.channel,
+            "staff_id": customer.owner_id if rng.random() < 0.7 else rng.choice(self.staff_ids),
+            "occurred_at": occurred, "emotion": emotion,
+            "notes": rng.choice(catalog.NOTES.get(info.code, [""])), "cost": info.cost, "outcome": outcome,
+            "follows_moment_id": follows["id"] if follows else None,
+            "incident_id": follows["incident_id"] if follows else moment_id, "created_at": occurred,
+        }
+
+    def _commitments(self, moment: dict, customer: CustomerInfo, info: TypeInfo) -> list[dict]:
+        rows = []
+        for kind, hours in zip(("first_response", "resolution"), info.levels.get(customer.tier, (None, None))):
+            if hours is None:
+                continue
+            due = moment["occurred_at"] + timedelta(hours=float(hours))
+            met_at = None
+            if moment["outcome"] == "resolved":
+                met_at = moment["occurred_at"]
+            elif self.now - moment["occurred_at"] > SETTLED_AFTER:
+                # Settled long ago: mostly in time, sometimes late.
+                met_at = moment["occurred_at"] + timedelta(hours=float(hours) * self.rng.uniform(0.1, 1.3))
+            rows.append({
+                "id": self.ids.commitment, "moment_id": moment["id"], "customer_id": customer.id,
+                "owner_id": moment["staff_id"], "kind": kind, "status": "met" if met_at else "open",
+                "starts_at": moment["occurred_at"], "due_at": due, "warn_ratio": Decimal("0.75"),
+                "met_at": met_at, "met_by_id": moment["staff_id"] if met_at else None, "breached_at": None,
+            })
+            self.ids.commitment += 1
+        return rows
+
+
+def _ascii(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))

@@ -1,0 +1,94 @@
+"""Load the demo business into an empty database (idempotent)."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select, text
+
+from crm.auth.models import Team, User
+from crm.customers.models import Customer, CustomerSearchTerm, StageChange
+from crm.demo import catalog
+from crm.demo.generator import DemoGenerator, Ids, TypeInfo
+from crm.extensions import db
+from crm.moments.catalog import save_moment_type
+from crm.moments.models import Commitment, Moment, MomentType
+
+DEMO_PASSWORD = "demo"  # demo data only: never created outside this seed
+
+
+def seed_demo(*, customers: int, moments: int, seed: int, now: datetime) -> dict | None:
+    if db.session.scalar(select(User.id).where(User.email == "admin@demo.local")) is not None:
+        return None
+    teams = {}
+    for spec in catalog.TEAMS:
+        team = Team(name=spec["name"], kind=spec["kind"], description=spec["description"], created_at=now)
+        db.session.add(team)
+        teams[spec["name"]] = team
+    db.session.flush()
+    staff = []
+    for email, name, role, team in catalog.STAFF:
+        user = User(email=email, name=name, role=role, team_id=teams[team].id, created_at=now)
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        staff.append(user)
+    db.session.flush()
+    admin = staff[0]
+    types = []
+    for spec in catalog.MOMENT_TYPES:
+        data = {k: v for k, v in spec.items() if k not in ("team", "levels")}
+        data["team_id"] = teams[spec["team"]].id
+        data["service_levels"] = spec["levels"]
+        types.append(save_moment_type(admin, None, data, now))
+    summary = load_customers_and_moments(
+        now=now, seed=seed, customers=customers, moments=moments,
+        staff_ids=[u.id for u in staff if u.role != "admin"], types=types)
+    return {"teams": len(teams), "staff": len(staff), "moment types": len(types), **summary}
+
+
+def type_infos(types: list[MomentType]) -> list[TypeInfo]:
+    return [TypeInfo(id=t.id, code=t.code, phase=t.phase, channel=t.channel, cost=Decimal(t.cost),
+                     levels={sl.tier: (sl.first_response_hours, sl.resolution_hours) for sl in t.service_levels})
+            for t in types]
+
+
+def next_ids() -> Ids:
+    def after(column):
+        return (db.session.scalar(select(func.max(column))) or 0) + 1
+
+    return Ids(customer=after(Customer.id), stage_change=after(StageChange.id), moment=after(Moment.id),
+               commitment=after(Commitment.id))
+
+
+def load_customers_and_moments(*, now, seed, customers, moments, staff_ids, types, progress=None) -> dict:
+    """Bulk-load generated customers and contacts; used by the seed and the benchmarks."""
+    generator = DemoGenerator(now=now, staff_ids=staff_ids, types=type_infos(types), seed=seed, ids=next_ids())
+    infos = []
+    for customer_rows, term_rows, change_rows, batch_infos in generator.customers(customers):
+        db.session.execute(insert(Customer), customer_rows)
+        db.session.execute(insert(CustomerSearchTerm), term_rows)
+        db.session.execute(insert(StageChange), change_rows)
+        infos.extend(batch_infos)
+        if progress:
+            progress("customers", len(infos))
+    made = commitments = 0
+    for moment_rows, commitment_rows in generator.moments(infos, moments):
+        db.session.execute(insert(Moment), moment_rows)
+        if commitment_rows:
+            db.session.execute(insert(Commitment), commitment_rows)
+        made += len(moment_rows)
+        commitments += len(commitment_rows)
+        if progress:
+            progress("moments", made)
+    _reset_sequences()
+    return {"customers": len(infos), "moments": made, "commitments": commitments}
+
+
+def _reset_sequences() -> None:
+    """Rows were inserted with explicit ids; PostgreSQL's sequences must catch up."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for table in ("customers", "stage_changes", "moments", "commitments"):
+        db.session.execute(text(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+            f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"))

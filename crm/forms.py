@@ -1,0 +1,33 @@
+"""The base every form extends: CSRF from Flask-WTF, and no control characters."""
+from __future__ import annotations
+
+import re
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class BaseForm(FlaskForm):
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and _CONTROL.search(field.data):
+                field.errors = list(field.errors) + [_l("contains characters that are not allowed")]
+                valid = False
+        return valid
+
+
+    def submit_ok(self) -> bool:
+        """This form (told apart by its prefix on a page with several) was posted and is valid."""
+        if request.method != "POST":
+            return False
+        if self._prefix and not any(key.startswith(self._prefix) for key in request.form):
+            return False
+        return self.validate_on_submit()
+
+
+class ActionForm(BaseForm):
+    """A button that changes state: it carries only the CSRF token."""

@@ -1,0 +1,47 @@
+"""Language and time zone selection, and the formatting filters templates use."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from flask import current_app, request, session
+from flask_babel import format_currency, format_datetime, format_decimal, get_locale
+from flask_login import current_user
+
+from crm.config import SUPPORTED_LOCALES
+
+
+def select_locale() -> str:
+    """The user's own setting, then the session's choice, then the browser, then Spanish."""
+    if current_user and current_user.is_authenticated and current_user.locale in SUPPORTED_LOCALES:
+        return current_user.locale
+    if session.get("locale") in SUPPORTED_LOCALES:
+        return session["locale"]
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or current_app.config[
+        "BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str:
+    return current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+
+def money(value) -> str:
+    if value is None:
+        return ""
+    return format_currency(Decimal(value), current_app.config["CRM_CURRENCY"])
+
+
+def when(value: datetime | None, style: str = "medium") -> str:
+    return format_datetime(value, style) if value else ""
+
+
+def number(value) -> str:
+    return format_decimal(value) if value is not None else ""
+
+
+def init_app(app) -> None:
+    from crm import labels
+
+    labels.init_app(app)
+    app.jinja_env.filters.update(money=money, when=when, number=number)
+    app.jinja_env.globals.update(current_locale=lambda: str(get_locale()))

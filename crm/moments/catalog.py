@@ -1,0 +1,185 @@
+"""The moment-of-truth catalog: admins configure each kind of contact once."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import select
+
+from crm import audit
+from crm.auth.models import ROLES, Team, User
+from crm.customers.lifecycle import TIERS
+from crm.domain import N_, Cleaner, Conflict, Forbidden, NotFound
+from crm.extensions import db
+from crm.moments.models import BLUEPRINT_LANES, CHANNELS, PHASES, MomentType, ServiceLevel
+
+CODE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
+MAX_COST = Decimal("1000000")
+MAX_HOURS = Decimal("10000")
+MAX_PARTICIPANTS = 20
+
+
+def parse_decimal(c: Cleaner, field: str, value, *, maximum: Decimal, required: bool = False):
+    if value in (None, ""):
+        if required:
+            c.fail(field, N_("is required"))
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        c.fail(field, N_("must be a number"))
+        return None
+    try:
+        number = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation:
+        c.fail(field, N_("must be a number"))
+        return None
+    if not number.is_finite() or number < 0 or number > maximum:
+        c.fail(field, N_("must be between %(min)s and %(max)s"), min=0, max=maximum)
+        return None
+    return number.quantize(Decimal("0.01"))
+
+
+def _clean_participants(c: Cleaner, value) -> list[dict]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list) or len(value) > MAX_PARTICIPANTS:
+        c.fail("participants", N_("must be a list of at most %(max)d entries"), max=MAX_PARTICIPANTS)
+        return []
+    cleaned = []
+    for item in value:
+        if not isinstance(item, dict):
+            c.fail("participants", N_("each participant needs who and what they do"))
+            return []
+        who = c.text("participants", item.get("who"), max_len=120, required=True)
+        does = c.text("participants", item.get("does"), max_len=500)
+        if who:
+            cleaned.append({"who": who, "does": does or ""})
+    return cleaned
+
+
+def _clean_levels(c: Cleaner, value) -> list[dict]:
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        c.fail("service_levels", N_("must be a list"))
+        return []
+    levels, seen = [], set()
+    for item in value:
+        if not isinstance(item, dict) or item.get("tier") not in TIERS:
+            c.fail("service_levels", N_("each service level needs a tier: %(choices)s"),
+                   choices=", ".join(TIERS))
+            return []
+        if item["tier"] in seen:
+            c.fail("service_levels", N_("a tier appears twice"))
+            return []
+        seen.add(item["tier"])
+        levels.append({
+            "tier": item["tier"],
+            "first_response_hours": parse_decimal(c, "service_levels", item.get("first_response_hours"),
+                                                  maximum=MAX_HOURS),
+            "resolution_hours": parse_decimal(c, "service_levels", item.get("resolution_hours"),
+                                              maximum=MAX_HOURS),
+        })
+    return levels
+
+
+def _clean(data: dict, *, creating: bool) -> dict:
+    c = Cleaner()
+    out: dict = {}
+
+    def given(key):
+        return creating or key in data
+
+    if given("code"):
+        code = c.text("code", data.get("code"), max_len=40, required=True)
+        if code and not set(code) <= CODE_CHARS:
+            c.fail("code", N_("use lower-case letters, digits, - and _ only"))
+        out["code"] = code
+    if given("name"):
+        out["name"] = c.text("name", data.get("name"), max_len=120, required=True)
+    if given("phase"):
+        out["phase"] = c.choice("phase", data.get("phase"), PHASES)
+    if given("channel"):
+        out["channel"] = c.choice("channel", data.get("channel"), CHANNELS)
+    if given("owner_role"):
+        out["owner_role"] = c.choice("owner_role", data.get("owner_role") or "agent", ROLES)
+    if given("team_id"):
+        team_id = data.get("team_id")
+        if team_id in (None, "", 0):
+            out["team_id"] = None
+        elif isinstance(team_id, bool) or not isinstance(team_id, int) or db.session.get(Team, team_id) is None:
+            c.fail("team_id", N_("no such team"))
+        else:
+            out["team_id"] = team_id
+    if given("cost"):
+        out["cost"] = parse_decimal(c, "cost", data.get("cost"), maximum=MAX_COST) or Decimal("0.00")
+    for key in ("process", "objective", *BLUEPRINT_LANES):
+        if given(key):
+            out[key] = c.text(key, data.get(key), max_len=4000, multiline=True) or ""
+    if given("participants"):
+        out["participants"] = _clean_participants(c, data.get("participants"))
+    if given("service_levels"):
+        out["service_levels"] = _clean_levels(c, data.get("service_levels"))
+    if "active" in data:
+        out["active"] = bool(data["active"])
+    c.check()
+    return out
+
+
+def save_moment_type(actor: User, moment_type: MomentType | None, data: dict, now: datetime) -> MomentType:
+    if not actor.has_role("admin"):
+        raise Forbidden(N_("only admins manage the moment catalog"))
+    fields = _clean(data, creating=moment_type is None)
+    if "code" in fields:
+        clash = select(MomentType.id).where(MomentType.code == fields["code"])
+        if moment_type is not None:
+            clash = clash.where(MomentType.id != moment_type.id)
+        if db.session.scalar(clash) is not None:
+            raise Conflict(N_("a moment type with that code already exists"), "code")
+    levels = fields.pop("service_levels", None)
+    if moment_type is None:
+        moment_type = MomentType(created_at=now)
+        db.session.add(moment_type)
+    for key, value in fields.items():
+        setattr(moment_type, key, value)
+    if levels is not None:
+        _replace_levels(moment_type, levels)
+    db.session.flush()
+    audit.record(actor, "moment_type.saved", "moment_type", moment_type.id, now, code=moment_type.code)
+    return moment_type
+
+
+def _replace_levels(moment_type: MomentType, levels: list[dict]) -> None:
+    by_tier = {level.tier: level for level in moment_type.service_levels}
+    wanted = {level["tier"] for level in levels}
+    for tier, level in by_tier.items():
+        if tier not in wanted:
+            moment_type.service_levels.remove(level)
+    for item in levels:
+        level = by_tier.get(item["tier"])
+        if level is None:
+            level = ServiceLevel(tier=item["tier"])
+            moment_type.service_levels.append(level)
+        level.first_response_hours = item["first_response_hours"]
+        level.resolution_hours = item["resolution_hours"]
+
+
+def list_moment_types(*, include_inactive: bool = False) -> list[MomentType]:
+    stmt = select(MomentType).order_by(MomentType.phase, MomentType.name)
+    if not include_inactive:
+        stmt = stmt.where(MomentType.active.is_(True))
+    return list(db.session.scalars(stmt))
+
+
+def get_moment_type(ref) -> MomentType:
+    """A moment type by id (int) or code (str)."""
+    if isinstance(ref, bool):
+        ref = None
+    if isinstance(ref, int):
+        moment_type = db.session.get(MomentType, ref) if 0 < ref < 2**63 else None
+    elif isinstance(ref, str) and ref:
+        moment_type = db.session.scalar(select(MomentType).where(MomentType.code == ref[:40]))
+    else:
+        moment_type = None
+    if moment_type is None:
+        raise NotFound(N_("no such moment type"), "moment_type")
+    return moment_type

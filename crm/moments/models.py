@@ -1,0 +1,169 @@
+"""The moment-of-truth catalog, logged moments and the commitments they create."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.auth.models import Team, User
+from crm.customers.models import Customer
+from crm.extensions import db
+from crm.types import UTCDateTime, utc_now
+
+PHASES = ("discover", "evaluate", "interact", "retain", "refer")
+CHANNELS = ("in_person", "phone", "email", "web", "app", "chat", "social", "postal", "partner")
+OUTCOMES = ("pending", "resolved", "escalated")
+COMMITMENT_KINDS = ("first_response", "resolution")
+COMMITMENT_STATUSES = ("open", "paused", "met", "breached")
+OPEN_STATUSES = ("open", "paused")
+BLUEPRINT_LANES = (
+    "physical_evidence",
+    "customer_action",
+    "frontstage_action",
+    "backstage_action",
+    "support_process",
+)
+EMOTIONS = (-2, -1, 0, 1, 2)
+MONEY = Numeric(12, 2)
+
+
+class MomentType(db.Model):
+    """A configured moment of truth: where it sits in the journey and what we promise."""
+
+    __tablename__ = "moment_types"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    phase: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    owner_role: Mapped[str] = mapped_column(String(20), default="agent")
+    # [{"who": "Envíos Levante", "does": "delivers and collects the signature"}]
+    participants: Mapped[list] = mapped_column(JSON, default=list)
+    process: Mapped[str] = mapped_column(Text, default="")
+    cost: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    objective: Mapped[str] = mapped_column(Text, default="")
+    physical_evidence: Mapped[str] = mapped_column(Text, default="")
+    customer_action: Mapped[str] = mapped_column(Text, default="")
+    frontstage_action: Mapped[str] = mapped_column(Text, default="")
+    backstage_action: Mapped[str] = mapped_column(Text, default="")
+    support_process: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    team: Mapped[Team | None] = relationship(lazy="joined")
+    service_levels: Mapped[list["ServiceLevel"]] = relationship(
+        back_populates="moment_type",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ServiceLevel.tier",
+    )
+
+    def service_level_for(self, tier: str) -> "ServiceLevel | None":
+        for level in self.service_levels:
+            if level.tier == tier:
+                return level
+        return None
+
+
+class ServiceLevel(db.Model):
+    """The targets a moment type promises to customers of one tier, in hours."""
+
+    __tablename__ = "service_levels"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moment_type_id: Mapped[int] = mapped_column(ForeignKey("moment_types.id", ondelete="CASCADE"))
+    tier: Mapped[str] = mapped_column(String(20))
+    first_response_hours: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+    resolution_hours: Mapped[Decimal | None] = mapped_column(Numeric(8, 2))
+
+    moment_type: Mapped[MomentType] = relationship(back_populates="service_levels")
+
+    __table_args__ = (UniqueConstraint("moment_type_id", "tier"),)
+
+    def target_hours(self, kind: str) -> Decimal | None:
+        return self.first_response_hours if kind == "first_response" else self.resolution_hours
+
+
+class Moment(db.Model):
+    """One logged contact with a customer."""
+
+    __tablename__ = "moments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    moment_type_id: Mapped[int] = mapped_column(ForeignKey("moment_types.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    emotion: Mapped[int | None] = mapped_column(SmallInteger)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    cost: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    outcome: Mapped[str] = mapped_column(String(20), default="pending")
+    # The earlier contact this one follows up, and the first contact of the incident,
+    # so first-contact resolution is one indexed lookup instead of a walk up the chain.
+    follows_moment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moments.id", ondelete="SET NULL")
+    )
+    incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
+    moment_type: Mapped[MomentType] = relationship(lazy="joined")
+    staff: Mapped[User | None] = relationship(lazy="joined")
+    commitments: Mapped[list["Commitment"]] = relationship(
+        back_populates="moment", lazy="selectin", order_by="Commitment.due_at"
+    )
+
+    __table_args__ = (
+        Index("ix_moments_customer_occurred", "customer_id", "occurred_at"),
+        Index("ix_moments_staff_occurred", "staff_id", "occurred_at"),
+        CheckConstraint("emotion IS NULL OR (emotion >= -2 AND emotion <= 2)", name="emotion_range"),
+    )
+
+
+class Commitment(db.Model):
+    """A service-level promise made by a moment, with its due instant."""
+
+    __tablename__ = "commitments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moment_id: Mapped[int] = mapped_column(ForeignKey("moments.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    warn_ratio: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("0.75"))
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    met_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    moment: Mapped[Moment] = relationship(back_populates="commitments")
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+
+    __table_args__ = (
+        UniqueConstraint("moment_id", "kind"),
+        Index("ix_commitments_status_due", "status", "due_at"),
+        Index("ix_commitments_owner_status_due", "owner_id", "status", "due_at"),
+        Index("ix_commitments_customer", "customer_id"),
+    )
+
+    @property
+    def closed_at(self) -> datetime | None:
+        return self.met_at or self.breached_at
+
+    def is_overdue(self, now: datetime) -> bool:
+        return self.status in OPEN_STATUSES and self.due_at <= now

@@ -1,0 +1,231 @@
+"""Logging contacts (moments of truth) and keeping the commitments they create."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import joinedload
+
+from crm import audit
+from crm.auth.models import User
+from crm.customers.models import Customer
+from crm.domain import N_, Cleaner, Conflict, NotFound
+from crm.extensions import db
+from crm.moments.catalog import MAX_COST, get_moment_type, parse_decimal
+from crm.moments.commitments import due_instant
+from crm.moments.models import (
+    CHANNELS,
+    COMMITMENT_KINDS,
+    COMMITMENT_STATUSES,
+    EMOTIONS,
+    OPEN_STATUSES,
+    OUTCOMES,
+    Commitment,
+    Moment,
+)
+from crm.pagination import Page, paginate
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+FUTURE_TOLERANCE = timedelta(minutes=10)
+NOTES_MAX = 5000
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
+
+
+def _clean_emotion(c: Cleaner, value):
+    if value in (None, ""):
+        return None
+    if isinstance(value, str) and value.lstrip("-+").isdigit():
+        value = int(value)
+    if not _is_int(value) or value not in EMOTIONS:
+        c.fail("emotion", N_("must be a whole number from -2 to 2"))
+        return None
+    return value
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def log_moment(actor: User, data: dict, now: datetime) -> Moment:
+    """Log one contact. Customer, type and notes are enough; the rest has defaults.
+
+    A contact that follows an earlier one joins its incident: it answers the
+    incident's first-response commitment and, when it resolves the matter, the
+    resolution commitment too. A new incident gets commitments from the type's
+    service level for the customer's tier.
+    """
+    c = Cleaner()
+    customer = None
+    if data.get("customer_id") in (None, ""):
+        c.fail("customer_id", N_("is required"))
+    elif not _is_id(data["customer_id"]):
+        c.fail("customer_id", N_("no such customer"))
+    else:
+        customer = db.session.get(Customer, data["customer_id"])
+        if customer is None:
+            c.fail("customer_id", N_("no such customer"))
+    moment_type = None
+    try:
+        moment_type = get_moment_type(data.get("moment_type"))
+        if not moment_type.active:
+            c.fail("moment_type", N_("this moment type is no longer in use"))
+    except NotFound:
+        c.fail("moment_type", N_("no such moment type"))
+    channel = c.choice("channel", data.get("channel") or None, CHANNELS, required=False)
+    outcome = c.choice("outcome", data.get("outcome") or "pending", OUTCOMES)
+    emotion = _clean_emotion(c, data.get("emotion"))
+    notes = c.text("notes", data.get("notes"), max_len=NOTES_MAX, multiline=True) or ""
+    cost = parse_decimal(c, "cost", data.get("cost"), maximum=MAX_COST)
+    occurred_at = data.get("occurred_at") or now
+    if not isinstance(occurred_at, datetime) or occurred_at.tzinfo is None:
+        c.fail("occurred_at", N_("must be a date and time with its time zone"))
+    elif not (EARLIEST <= occurred_at <= now + FUTURE_TOLERANCE):
+        c.fail("occurred_at", N_("cannot be in the future or before 2000"))
+    staff_id = data.get("staff_id") or actor.id
+    if staff_id != actor.id and (not _is_id(staff_id) or db.session.get(User, staff_id) is None):
+        c.fail("staff_id", N_("no such user"))
+    follows = None
+    if data.get("follows_moment_id") not in (None, ""):
+        follows_id = data["follows_moment_id"]
+        follows = db.session.get(Moment, follows_id) if _is_id(follows_id) else None
+        if follows is None or (customer is not None and follows.customer_id != customer.id):
+            c.fail("follows_moment_id", N_("must be an earlier contact with the same customer"))
+            follows = None
+        elif isinstance(occurred_at, datetime) and occurred_at.tzinfo and follows.occurred_at > occurred_at:
+            c.fail("follows_moment_id", N_("must be an earlier contact with the same customer"))
+    c.check()
+
+    moment = Moment(
+        customer_id=customer.id,
+        moment_type_id=moment_type.id,
+        channel=channel or moment_type.channel,
+        staff_id=staff_id,
+        occurred_at=occurred_at.astimezone(timezone.utc),
+        emotion=emotion,
+        notes=notes,
+        cost=moment_type.cost if cost is None else cost,
+        outcome=outcome,
+        follows_moment_id=follows.id if follows else None,
+        created_at=now,
+    )
+    db.session.add(moment)
+    db.session.flush()
+    if follows is not None:
+        moment.incident_id = follows.incident_id or follows.id
+        _answer_incident(actor, moment, now)
+    else:
+        moment.incident_id = moment.id
+        _create_commitments(moment, customer, moment_type)
+    db.session.flush()
+    audit.record(actor, "moment.logged", "moment", moment.id, now, customer_id=customer.id)
+    return moment
+
+
+def _create_commitments(moment: Moment, customer: Customer, moment_type) -> None:
+    level = moment_type.service_level_for(customer.tier)
+    if level is None:
+        return
+    resolved = moment.outcome == "resolved"
+    for kind in COMMITMENT_KINDS:
+        hours = level.target_hours(kind)
+        if hours is None:
+            continue
+        db.session.add(Commitment(
+            moment=moment,
+            customer_id=moment.customer_id,
+            owner_id=moment.staff_id,
+            kind=kind,
+            starts_at=moment.occurred_at,
+            due_at=due_instant(moment.occurred_at, hours),
+            # Solved during the contact itself: the promise is kept on the spot.
+            status="met" if resolved else "open",
+            met_at=moment.occurred_at if resolved else None,
+            met_by_id=moment.staff_id if resolved else None,
+        ))
+
+
+def _answer_incident(actor: User, moment: Moment, now: datetime) -> None:
+    kinds = ["first_response"] + (["resolution"] if moment.outcome == "resolved" else [])
+    pending = db.session.scalars(
+        select(Commitment).join(Moment, Commitment.moment_id == Moment.id)
+        .where(Moment.incident_id == moment.incident_id, Commitment.kind.in_(kinds),
+               Commitment.status.in_(OPEN_STATUSES))
+    )
+    for commitment in pending:
+        commitment.status = "met"
+        commitment.met_at = moment.occurred_at
+        commitment.met_by_id = actor.id
+
+
+def get_moment(moment_id: int) -> Moment:
+    moment = db.session.get(Moment, moment_id) if _is_id(moment_id) else None
+    if moment is None:
+        raise NotFound(N_("no such contact"))
+    return moment
+
+
+def set_emotion(actor: User, moment: Moment, emotion, now: datetime) -> Moment:
+    c = Cleaner()
+    value = _clean_emotion(c, emotion)
+    c.check()
+    moment.emotion = value
+    db.session.flush()
+    audit.record(actor, "moment.emotion_set", "moment", moment.id, now, emotion=value)
+    return moment
+
+
+def get_commitment(commitment_id: int) -> Commitment:
+    commitment = db.session.get(Commitment, commitment_id) if _is_id(commitment_id) else None
+    if commitment is None:
+        raise NotFound(N_("no such commitment"))
+    return commitment
+
+
+def mark_met(actor: User, commitment: Commitment, now: datetime) -> Commitment:
+    if commitment.status not in OPEN_STATUSES:
+        raise Conflict(N_("this commitment is already closed"), "status")
+    commitment.status = "met"
+    commitment.met_at = now
+    commitment.met_by_id = actor.id
+    db.session.flush()
+    audit.record(actor, "commitment.met", "commitment", commitment.id, now)
+    return commitment
+
+
+def _commitments_query():
+    return select(Commitment).options(joinedload(Commitment.moment))
+
+
+def open_commitments(*, owner_id: int | None = None, page: int = 1, per_page: int = 25) -> Page:
+    """Open and paused commitments, soonest due first: past due ones lead the list."""
+    stmt = _commitments_query().where(Commitment.status.in_(OPEN_STATUSES))
+    if owner_id is not None:
+        stmt = stmt.where(Commitment.owner_id == owner_id)
+    return paginate(stmt.order_by(Commitment.due_at, Commitment.id), page, per_page)
+
+
+def list_commitments(*, status: str | None = None, customer_id: int | None = None,
+                     owner_id: int | None = None, page: int = 1, per_page: int = 25) -> Page:
+    c = Cleaner()
+    c.choice("status", status, COMMITMENT_STATUSES, required=False)
+    c.check()
+    stmt = _commitments_query()
+    if status:
+        stmt = stmt.where(Commitment.status == status)
+    if customer_id is not None:
+        stmt = stmt.where(Commitment.customer_id == customer_id)
+    if owner_id is not None:
+        stmt = stmt.where(Commitment.owner_id == owner_id)
+    # Open ones by deadline, closed ones most recent first.
+    open_first = case((Commitment.status.in_(OPEN_STATUSES), 0), else_=1)
+    return paginate(stmt.order_by(open_first, Commitment.due_at, Commitment.id), page, per_page)
+
+
+def recent_moments(customer: Customer, limit: int = 10) -> list[Moment]:
+    return list(db.session.scalars(
+        select(Moment).where(Moment.customer_id == customer.id)
+        .order_by(Moment.occurred_at.desc(), Moment.id.desc()).limit(limit)
+    ))

@@ -1,0 +1,88 @@
+"""The agent's work: home page, logging contacts, keeping commitments; the supervisor's queue."""
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _, ngettext
+from flask_login import current_user
+from sqlalchemy import select
+
+from crm.auth.models import User
+from crm.customers.services import get_customer
+from crm.domain import DomainError
+from crm.extensions import db
+from crm.forms import ActionForm
+from crm.moments import services
+from crm.moments.catalog import list_moment_types
+from crm.moments.forms import MomentForm
+from crm.security import is_safe_next
+from crm.types import utc_now
+from crm.web import apply_errors, page_arg, role_required, staff_required
+
+bp = Blueprint("moments", __name__)
+
+
+@bp.get("/")
+@staff_required
+def home():
+    page = services.open_commitments(owner_id=current_user.id, page=page_arg())
+    return render_template("moments/home.html", page=page, now=utc_now(), action_form=ActionForm())
+
+
+@bp.get("/commitments")
+@role_required("supervisor")
+def queue():
+    owner = request.args.get("owner", type=int)
+    page = services.open_commitments(owner_id=owner, page=page_arg())
+    staff = list(db.session.scalars(select(User).order_by(User.name)))
+    return render_template("moments/queue.html", page=page, now=utc_now(), staff=staff, owner=owner)
+
+
+@bp.post("/customers/<id:customer_id>/moments")
+@staff_required
+def log(customer_id: int):
+    from crm.customers.views import _staff, render_customer
+
+    customer = get_customer(customer_id)
+    recent = services.recent_moments(customer)
+    form = MomentForm(moment_types=list_moment_types(), recent=recent, staff=_staff())
+    if form.validate_on_submit():
+        zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+        try:
+            moment = services.log_moment(current_user, form.to_data(customer.id, zone), utc_now())
+        except DomainError as exc:
+            db.session.rollback()
+            customer = get_customer(customer_id)
+            apply_errors(form, exc)
+        else:
+            db.session.commit()
+            count = len(moment.commitments)
+            flash(_("Contact logged.") + " " + ngettext(
+                "%(num)d commitment created.", "%(num)d commitments created.", count), "success")
+            return redirect(url_for("customers.detail", customer_id=customer.id))
+    return render_customer(customer, moment_form=form, status=400)
+
+
+@bp.post("/moments/<id:moment_id>/emotion")
+@staff_required
+def set_emotion(moment_id: int):
+    """One click on a face: answers the new faces for htmx, or goes back without it."""
+    moment = services.get_moment(moment_id)
+    services.set_emotion(current_user, moment, request.form.get("emotion"), utc_now())
+    db.session.commit()
+    if request.headers.get("HX-Request"):
+        return render_template("moments/_emotion.html", moment=moment)
+    return redirect(url_for("customers.detail", customer_id=moment.customer_id))
+
+
+@bp.post("/commitments/<id:commitment_id>/met")
+@staff_required
+def mark_met(commitment_id: int):
+    commitment = services.get_commitment(commitment_id)
+    if ActionForm().validate_on_submit():
+        services.mark_met(current_user, commitment, utc_now())
+        db.session.commit()
+        flash(_("Commitment marked as met."), "success")
+    back = request.form.get("next")
+    return redirect(back if is_safe_next(back) else url_for("customers.detail", customer_id=commitment.customer_id))

@@ -1,0 +1,59 @@
+"""Helpers every page blueprint shares: role checks, id routes, form errors, paging."""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, request
+from flask_login import current_user, login_required
+from werkzeug.routing import BaseConverter
+
+from crm.domain import DomainError, ValidationFailed
+
+
+class IdConverter(BaseConverter):
+    """Positive ids that fit a 64-bit column; anything longer is a 404, not an overflow."""
+
+    regex = r"[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(int(value))
+
+
+def role_required(role: str):
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapper(*args, **kwargs):
+            if not current_user.has_role(role):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.required_role = role
+        return wrapper
+
+    return decorator
+
+
+def staff_required(view):
+    """Any logged-in staff member; marks the view so the route audit can see it."""
+    wrapped = role_required("agent")(view)
+    return wrapped
+
+
+def apply_errors(form, error: DomainError) -> None:
+    """Show a service's domain error next to the fields it is about."""
+    fields = error.fields if isinstance(error, ValidationFailed) else {error.field or "": error}
+    for name, err in fields.items():
+        field = getattr(form, name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = list(field.errors) + [err.translated()]
+        else:
+            form.form_errors.append(err.translated())
+
+
+def page_arg() -> int:
+    page = request.args.get("page", 1, type=int)
+    return page if page and 0 < page < 10**6 else 1

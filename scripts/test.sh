@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole suite, twice: on SQLite (with the browser tests) and on a fresh PostgreSQL
+# database. A missing PostgreSQL or browser is a failure, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG_SERVER=${CRM_TEST_POSTGRES:-postgresql+psycopg://postgres@127.0.0.1:5432}
+mkdir -p test-results
+export CRM_REQUIRE_BROWSER=1
+
+echo "== SQLite =="
+.venv/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup \
+  --junitxml=test-results/sqlite.xml "$@"
+
+echo "== PostgreSQL ($PG_SERVER) =="
+CRM_TEST_POSTGRES="$PG_SERVER" .venv/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup \
+  -m "not browser" --junitxml=test-results/postgres.xml "$@"
+
+.venv/bin/python scripts/check_results.py test-results/sqlite.xml test-results/postgres.xml
