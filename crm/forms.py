@@ -6,6 +6,7 @@ import re
 from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from wtforms import DecimalField
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -31,3 +32,12 @@ class BaseForm(FlaskForm):
 
 class ActionForm(BaseForm):
     """A button that changes state: it carries only the CSRF token."""
+
+
+class LocalDecimalField(DecimalField):
+    """Accepts the decimal comma Spanish speakers type ("9,90") as well as a point."""
+
+    def process_formdata(self, valuelist):
+        if valuelist and isinstance(valuelist[0], str):
+            valuelist = [valuelist[0].strip().replace(" ", "").replace(",", ".")]
+        super().process_formdata(valuelist)

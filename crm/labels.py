@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from wtforms import SelectChoice
 
 LABELS = {
     "stage": {
@@ -44,8 +45,8 @@ def label(group: str, value) -> str:
     return str(LABELS[group].get(value, value))
 
 
-def choices(group: str, values) -> list[tuple[str, str]]:
-    return [(v, label(group, v)) for v in values]
+def choices(group: str, values) -> list[SelectChoice]:
+    return [SelectChoice(v, label(group, v)) for v in values]
 
 
 def init_app(app) -> None:

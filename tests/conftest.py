@@ -14,8 +14,13 @@ from crm import create_app
 from crm.extensions import db as _db
 
 PG_SERVER = os.environ.get("CRM_TEST_POSTGRES")
-NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)  # a Monday morning
+NOW = datetime(2026, 11, 16, 10, 0, tzinfo=timezone.utc)  # a Monday morning, before any real "now" in the runs
 PASSWORD = "correct-horse-9"
+# Test users share one cheap hash: the real scheme (scrypt) would cost ~100 ms per user.
+# The login itself still goes through werkzeug's check_password_hash.
+from werkzeug.security import generate_password_hash  # noqa: E402
+
+FAST_HASHES = {PASSWORD: generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")}
 
 
 def _fresh_postgres() -> tuple[str, callable]:
@@ -29,7 +34,6 @@ def _fresh_postgres() -> tuple[str, callable]:
         pytest.exit(f"PostgreSQL is required for this run but unreachable at {PG_SERVER}: {exc}", returncode=3)
 
     def drop():
-        _db.engine.dispose()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
@@ -58,7 +62,9 @@ def app(database_url, tmp_path_factory, record_testsuite_property):
     with app.app_context():
         _db.create_all()
         record_testsuite_property("database_engine", _db.engine.dialect.name)
-    return app
+    yield app
+    with app.app_context():
+        _db.engine.dispose()  # let the database be dropped
 
 
 @pytest.fixture(autouse=True)
@@ -109,9 +115,11 @@ def make_user(app):
     def make(role="agent", email=None, name=None, password=PASSWORD, locale=None):
         n = next(counter)
         with app.app_context():
-            user = User(email=email or f"{role}{n}@example.test", name=name or f"{role.title()} {n}",
+            user = User(email=email or f"{role}{n}@example.es", name=name or f"{role.title()} {n}",
                         role=role, locale=locale, created_at=NOW)
-            user.set_password(password)
+            if password not in FAST_HASHES:
+                FAST_HASHES[password] = generate_password_hash(password, method="pbkdf2:sha256:1000")
+            user.password_hash = FAST_HASHES[password]
             _db.session.add(user)
             _db.session.commit()
             _db.session.refresh(user)
@@ -123,17 +131,17 @@ def make_user(app):
 
 @pytest.fixture
 def agent(make_user):
-    return make_user("agent", email="agent@example.test", name="Carmen López")
+    return make_user("agent", email="agent@example.es", name="Carmen López")
 
 
 @pytest.fixture
 def supervisor(make_user):
-    return make_user("supervisor", email="supervisor@example.test", name="Javier Martín")
+    return make_user("supervisor", email="supervisor@example.es", name="Javier Martín")
 
 
 @pytest.fixture
 def admin(make_user):
-    return make_user("admin", email="admin@example.test", name="Lucía Rivera")
+    return make_user("admin", email="admin@example.es", name="Lucía Rivera")
 
 
 @pytest.fixture

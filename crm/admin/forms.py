@@ -1,10 +1,10 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DecimalField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import SelectChoice, BooleanField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crm.auth.models import ROLES, TEAM_KINDS
 from crm.customers.lifecycle import TIERS
-from crm.forms import BaseForm
+from crm.forms import BaseForm, LocalDecimalField
 from crm.labels import choices
 from crm.moments.models import BLUEPRINT_LANES, CHANNELS, PHASES
 
@@ -28,7 +28,7 @@ class UserForm(BaseForm):
     def __init__(self, *args, teams=(), creating=True, **kwargs):
         super().__init__(*args, **kwargs)
         self.role.choices = choices("role", ROLES)
-        self.team_id.choices = [(0, "—")] + [(t.id, t.name) for t in teams]
+        self.team_id.choices = [SelectChoice(0, "—")] + [SelectChoice(t.id, t.name) for t in teams]
         if creating:
             self.password.validators = [DataRequired(), Length(min=8, max=200)]
 
@@ -57,10 +57,11 @@ class MomentTypeForm(BaseForm):
     channel = SelectField(_l("Channel"))
     team_id = SelectField(_l("Responsible team"), coerce=int)
     owner_role = SelectField(_l("Owner role"))
-    cost = DecimalField(_l("Cost per occurrence"), places=2,
+    cost = LocalDecimalField(_l("Cost per occurrence"), places=2,
                         validators=[Optional(), NumberRange(min=0, max=1000000)])
     objective = TextAreaField(_l("Objective"), validators=[Optional(), Length(max=4000)])
-    process = TextAreaField(_l("Internal process"), validators=[Optional(), Length(max=4000)])
+    # not `process`: that name is a method of every WTForms form
+    internal_process = TextAreaField(_l("Internal process"), validators=[Optional(), Length(max=4000)])
     participants = TextAreaField(_l("Participants"), validators=[Optional(), Length(max=4000)],
                                  description=_l("One per line: who: what they do"))
     physical_evidence = TextAreaField(LANE_LABELS["physical_evidence"], validators=[Optional(), Length(max=4000)])
@@ -74,7 +75,7 @@ class MomentTypeForm(BaseForm):
         super().__init__(*args, **kwargs)
         self.phase.choices = choices("phase", PHASES)
         self.channel.choices = choices("channel", CHANNELS)
-        self.team_id.choices = [(0, "—")] + [(t.id, t.name) for t in teams]
+        self.team_id.choices = [SelectChoice(0, "—")] + [SelectChoice(t.id, t.name) for t in teams]
         self.owner_role.choices = choices("role", ROLES)
 
     @staticmethod
@@ -83,7 +84,8 @@ class MomentTypeForm(BaseForm):
 
     def to_data(self, form_data) -> dict:
         data = {name: self[name].data for name in (
-            "code", "name", "phase", "channel", "owner_role", "objective", "process", *BLUEPRINT_LANES)}
+            "code", "name", "phase", "channel", "owner_role", "objective", *BLUEPRINT_LANES)}
+        data["process"] = self.internal_process.data
         data["team_id"] = self.team_id.data or None
         data["cost"] = self.cost.data
         data["active"] = self.active.data

@@ -103,6 +103,7 @@ def edit_moment_type(type_id: int | None):
     if request.method == "GET" and moment_type is not None:
         form.team_id.data = moment_type.team_id or 0
         form.participants.data = MomentTypeForm.participants_text(moment_type.participants or [])
+        form.internal_process.data = moment_type.process
     levels = {tier: {"first": request.form.get(f"sl-{tier}-first", ""),
                      "resolution": request.form.get(f"sl-{tier}-resolution", "")} for tier in TIERS}
     if request.method == "GET" and moment_type is not None:

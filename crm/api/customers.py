@@ -1,9 +1,7 @@
 """/api/v1/customers: search, create, read, edit, stage changes and history."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
-from crm.api import api_user
+from crm.api import api_blueprint, api_user
 from crm.api.schemas import (
     CustomerCreateSchema,
     CustomerQuerySchema,
@@ -17,7 +15,7 @@ from crm.customers import services
 from crm.extensions import db
 from crm.types import utc_now
 
-blp = Blueprint("api_customers", __name__, url_prefix="/api/v1/customers",
+blp = api_blueprint("api_customers", __name__, url_prefix="/api/v1/customers",
                 description="Customers and their lifecycle")
 CustomerPageSchema = page_schema(CustomerSchema, "CustomerPage")
 

@@ -1,9 +1,7 @@
 """/api/v1: the moment-type catalog, logging moments, commitments."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
-from crm.api import api_user, require_role
+from crm.api import api_blueprint, api_user, require_role
 from crm.api.customers import page_body
 from crm.api.schemas import (
     CommitmentQuerySchema,
@@ -17,7 +15,7 @@ from crm.extensions import db
 from crm.moments import catalog, services
 from crm.types import utc_now
 
-blp = Blueprint("api_moments", __name__, url_prefix="/api/v1",
+blp = api_blueprint("api_moments", __name__, url_prefix="/api/v1",
                 description="Moments of truth and their commitments")
 CommitmentPageSchema = page_schema(CommitmentSchema, "CommitmentPage")
 

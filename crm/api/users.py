@@ -1,16 +1,14 @@
 """/api/v1/users: staff accounts, for admins only."""
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
-from crm.api import api_user, require_role
+from crm.api import api_blueprint, api_user, require_role
 from crm.api.customers import page_body
 from crm.api.schemas import PageQuerySchema, UserSchema, page_schema
 from crm.auth import services
 from crm.extensions import db
 from crm.types import utc_now
 
-blp = Blueprint("api_users", __name__, url_prefix="/api/v1/users", description="Staff accounts (admins)")
+blp = api_blueprint("api_users", __name__, url_prefix="/api/v1/users", description="Staff accounts (admins)")
 UserPageSchema = page_schema(UserSchema, "UserPage")
 
 

@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms import SelectChoice, BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.forms import BaseForm
@@ -11,7 +11,7 @@ class LoginForm(BaseForm):
     remember = BooleanField(_l("Keep me logged in"))
 
 
-LANGUAGE_CHOICES = [("es", "Español"), ("en", "English")]
+LANGUAGE_CHOICES = [SelectChoice("es", "Español"), SelectChoice("en", "English")]
 
 
 class LanguageForm(BaseForm):

@@ -35,6 +35,7 @@ class LoginThrottled(DomainError):
 
 
 def normalise_email(cleaner: Cleaner, field: str, value, *, required: bool) -> str | None:
+    """A syntactically valid address on a public domain, in lower case."""
     value = cleaner.text(field, value, max_len=254, required=required)
     if not value:
         return value or None

@@ -39,7 +39,10 @@ def login():
             status = exc.status
         else:
             db.session.commit()
+            locale = session.get("locale")
             session.clear()  # no session fixation: a fresh session for the new identity
+            if locale and not user.locale:
+                session["locale"] = locale  # the language chosen on the login page stays
             login_user(user, remember=form.remember.data)
             return redirect(next_url if is_safe_next(next_url) else _home_url())
     elif request.method == "POST":

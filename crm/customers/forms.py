@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import SelectChoice, BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.customers.lifecycle import CUSTOMER_LANGUAGES, LOYALTY_LEVELS, REASON_MAX, STAGES, TIERS
@@ -26,7 +26,7 @@ class CustomerForm(BaseForm):
         self.loyalty.choices = choices("loyalty", LOYALTY_LEVELS)
         self.tier.choices = choices("tier", TIERS)
         self.language.choices = choices("language", CUSTOMER_LANGUAGES)
-        self.owner_id.choices = [(0, "—")] + [(u.id, u.name) for u in owners]
+        self.owner_id.choices = [SelectChoice(0, "—")] + [SelectChoice(u.id, u.name) for u in owners]
         if not creating:
             del self.stage  # stage moves only through a change with a reason
 
@@ -56,6 +56,6 @@ class SearchForm(BaseForm):
 
     def __init__(self, *args, segments=(), owners=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.stage.choices = [("", _l("All stages"))] + choices("stage", STAGES)
-        self.segment.choices = [("", _l("All segments"))] + [(s, s) for s in segments]
-        self.owner.choices = [("", _l("Anyone"))] + [(str(u.id), u.name) for u in owners]
+        self.stage.choices = [SelectChoice("", _l("All stages"))] + choices("stage", STAGES)
+        self.segment.choices = [SelectChoice("", _l("All segments"))] + [SelectChoice(s, s) for s in segments]
+        self.owner.choices = [SelectChoice("", _l("Anyone"))] + [SelectChoice(str(u.id), u.name) for u in owners]

@@ -12,12 +12,15 @@ from crm.types import UTCDateTime, utc_now
 
 # Byte-wise ordering on PostgreSQL so prefix ranges use the index like they do on SQLite.
 SEARCH_TERM = String(120).with_variant(String(120, collation="C"), "postgresql")
+SORT_KEY = String(200).with_variant(String(200, collation="C"), "postgresql")
 
 
 class Customer(db.Model):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name without accents or case, so lists sort as people expect on every engine.
+    sort_name: Mapped[str] = mapped_column(SORT_KEY)
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str | None] = mapped_column(String(40))
     company: Mapped[str | None] = mapped_column(String(200))
@@ -35,7 +38,7 @@ class Customer(db.Model):
 
     owner: Mapped[User | None] = relationship(lazy="joined")
 
-    __table_args__ = (Index("ix_customers_name", "name"),)
+    __table_args__ = (Index("ix_customers_sort_name", "sort_name", "id"),)
 
 
 class StageChange(db.Model):

@@ -22,6 +22,10 @@ def normalise(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def sort_key(name: str) -> str:
+    return normalise(name)[:200]
+
+
 def phone_digits(phone: str) -> str:
     return re.sub(r"\D", "", phone or "")
 

@@ -80,7 +80,7 @@ def create_customer(actor: User, data: dict, now: datetime) -> Customer:
     fields = _clean(data, creating=True)
     if "owner_id" not in data:
         fields["owner_id"] = actor.id  # whoever creates a customer looks after it until reassigned
-    customer = Customer(**fields, created_at=now, updated_at=now)
+    customer = Customer(**fields, sort_name=search.sort_key(fields["name"]), created_at=now, updated_at=now)
     db.session.add(customer)
     db.session.flush()
     db.session.add(StageChange(customer_id=customer.id, from_stage=None, to_stage=customer.stage,
@@ -101,6 +101,7 @@ def update_customer(actor: User, customer: Customer, data: dict, now: datetime) 
         setattr(customer, key, value)
     if changed:
         customer.updated_at = now
+        customer.sort_name = search.sort_key(customer.name)
         if changed.keys() & {"name", "company", "email", "phone"}:
             _index_terms(customer)
         audit.record(actor, "customer.updated", "customer", customer.id, now, fields=sorted(changed))
@@ -144,7 +145,7 @@ def search_customers(q: str = "", *, stage: str | None = None, segment: str | No
         stmt = stmt.where(Customer.segment == segment)
     if owner_id:
         stmt = stmt.where(Customer.owner_id == owner_id)
-    return paginate(stmt.order_by(Customer.name, Customer.id), page, per_page)
+    return paginate(stmt.order_by(Customer.sort_name, Customer.id), page, per_page)
 
 
 def segments() -> list[str]:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from faker import Faker
 
 from crm.customers.lifecycle import STAGES
-from crm.customers.search import terms_for
+from crm.customers.search import sort_key, terms_for
 from crm.demo import catalog
 
 EMAIL_DOMAINS = ["gmail.com", "hotmail.es", "yahoo.es", "outlook.es", "telefonica.net", "icloud.com"]
@@ -101,7 +101,7 @@ class DemoGenerator:
         customer_id = self.ids.customer
         self.ids.customer += 1
         row = {
-            "id": customer_id, "name": name, "email": email, "phone": phone, "company": company,
+            "id": customer_id, "name": name, "sort_name": sort_key(name), "email": email, "phone": phone, "company": company,
             "segment": segment, "stage": stage, "loyalty": catalog.STAGE_LOYALTY[stage], "tier": tier,
             "language": "en" if rng.random() < 0.04 else "es", "marketing_consent": rng.random() < 0.6,
             "owner_id": rng.choice(self.staff_ids), "created_at": created, "updated_at": created,

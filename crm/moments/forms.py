@@ -1,8 +1,8 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import DateTimeLocalField, DecimalField, RadioField, SelectField, TextAreaField
+from wtforms import SelectChoice, DateTimeLocalField, RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from crm.forms import BaseForm
+from crm.forms import BaseForm, LocalDecimalField
 from crm.labels import choices, label
 from crm.moments.models import CHANNELS, EMOTIONS, OUTCOMES
 from crm.moments.services import NOTES_MAX
@@ -14,23 +14,23 @@ class MomentForm(BaseForm):
     moment_type = SelectField(_l("What happened"), validators=[DataRequired()])
     notes = TextAreaField(_l("Notes"), validators=[Optional(), Length(max=NOTES_MAX)])
     emotion = RadioField(_l("How did the customer feel?"), validators=[Optional()],
-                         choices=[(str(e), str(e)) for e in EMOTIONS])
+                         choices=[SelectChoice(str(e), str(e)) for e in EMOTIONS])
     outcome = SelectField(_l("Outcome"), default="pending")
     follows_moment_id = SelectField(_l("Follows up an earlier contact"), validators=[Optional()])
     channel = SelectField(_l("Channel"), validators=[Optional()])
     staff_id = SelectField(_l("Handled by"), coerce=int)
     occurred_at = DateTimeLocalField(_l("When"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
-    cost = DecimalField(_l("Cost"), validators=[Optional(), NumberRange(min=0, max=1000000)], places=2)
+    cost = LocalDecimalField(_l("Cost"), validators=[Optional(), NumberRange(min=0, max=1000000)], places=2)
 
     def __init__(self, *args, moment_types=(), recent=(), staff=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.moment_type.choices = [("", _l("Choose…"))] + [
-            (mt.code, f"{mt.name} · {label('phase', mt.phase)}") for mt in moment_types]
+        self.moment_type.choices = [SelectChoice("", _l("Choose…"))] + [
+            SelectChoice(mt.code, f"{mt.name} · {label('phase', mt.phase)}") for mt in moment_types]
         self.outcome.choices = choices("outcome", OUTCOMES)
-        self.channel.choices = [("", _l("The type's usual channel"))] + choices("channel", CHANNELS)
-        self.follows_moment_id.choices = [("", _l("No, this is a new matter"))] + [
-            (str(m.id), f"{m.moment_type.name} · {m.occurred_at:%Y-%m-%d}") for m in recent]
-        self.staff_id.choices = [(u.id, u.name) for u in staff]
+        self.channel.choices = [SelectChoice("", _l("The type's usual channel"))] + choices("channel", CHANNELS)
+        self.follows_moment_id.choices = [SelectChoice("", _l("No, this is a new matter"))] + [
+            SelectChoice(str(m.id), f"{m.moment_type.name} · {m.occurred_at:%Y-%m-%d}") for m in recent]
+        self.staff_id.choices = [SelectChoice(u.id, u.name) for u in staff]
 
     def to_data(self, customer_id: int, timezone) -> dict:
         occurred = self.occurred_at.data

@@ -1,18 +1,19 @@
 """foundation: staff, customers, catalog, moments, commitments
 
-Revision ID: 81be5974d430
+Revision ID: bd517aed958f
 Revises: 
-Create Date: 2026-11-22 09:20:29.584713
+Create Date: 2026-11-22 09:23:26.903888
 
 """
 from alembic import op
 import sqlalchemy as sa
 
-import crm.types
+
+import crm.types  # noqa: F401  (custom column types used by autogenerate)
 
 
 # revision identifiers, used by Alembic.
-revision = '81be5974d430'
+revision = 'bd517aed958f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -110,6 +111,7 @@ def upgrade():
     op.create_table('customers',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('sort_name', sa.String(length=200).with_variant(sa.String(length=200, collation='C'), 'postgresql'), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=True),
     sa.Column('phone', sa.String(length=40), nullable=True),
     sa.Column('company', sa.String(length=200), nullable=True),
@@ -127,9 +129,9 @@ def upgrade():
     )
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_customers_email'), ['email'], unique=False)
-        batch_op.create_index('ix_customers_name', ['name'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_owner_id'), ['owner_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_segment'), ['segment'], unique=False)
+        batch_op.create_index('ix_customers_sort_name', ['sort_name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_stage'), ['stage'], unique=False)
 
     op.create_table('service_levels',
@@ -246,9 +248,9 @@ def downgrade():
     op.drop_table('service_levels')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_stage'))
+        batch_op.drop_index('ix_customers_sort_name')
         batch_op.drop_index(batch_op.f('ix_customers_segment'))
         batch_op.drop_index(batch_op.f('ix_customers_owner_id'))
-        batch_op.drop_index('ix_customers_name')
         batch_op.drop_index(batch_op.f('ix_customers_email'))
 
     op.drop_table('customers')
