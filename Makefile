@@ -39,7 +39,8 @@ bench: install
 # After changing user-facing strings: extract them and update both catalogs.
 extract-messages: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l --project=Fideliza -o crm/translations/messages.pot .
-	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i crm/translations/messages.pot -d crm/translations --no-fuzzy-matching --width 100
+	$(BIN)/python scripts/fill_en_catalog.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

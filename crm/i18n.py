@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from flask import current_app, request, session
+from flask import current_app, has_request_context, request, session
 from flask_babel import format_currency, format_datetime, format_decimal, get_locale
 from flask_login import current_user
 
@@ -13,6 +13,8 @@ from crm.config import SUPPORTED_LOCALES
 
 def select_locale() -> str:
     """The user's own setting, then the session's choice, then the browser, then Spanish."""
+    if not has_request_context():  # CLI and scheduler: the configured default
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     if current_user and current_user.is_authenticated and current_user.locale in SUPPORTED_LOCALES:
         return current_user.locale
     if session.get("locale") in SUPPORTED_LOCALES:

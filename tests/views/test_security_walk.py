@@ -1,0 +1,175 @@
+"""Walks the URL map: every state-changing page needs CSRF, every route has its roles.
+
+New routes must be added to ROUTE_ROLES below, or these tests fail: nothing slips
+in without someone deciding who may reach it.
+"""
+import pytest
+
+from tests.conftest import csrf_from
+
+# Minimum role for each page endpoint; None means public.
+ROUTE_ROLES = {
+    "auth.login": None,
+    "auth.logout": None,
+    "auth.set_language": None,
+    "auth.account": "agent",
+    "auth.revoke_token": "agent",
+    "moments.home": "agent",
+    "moments.queue": "supervisor",
+    "moments.log": "agent",
+    "moments.set_emotion": "agent",
+    "moments.mark_met": "agent",
+    "customers.index": "agent",
+    "customers.create": "agent",
+    "customers.detail": "agent",
+    "customers.edit": "agent",
+    "customers.change_stage": "agent",
+    "admin.index": "admin",
+    "admin.users": "admin",
+    "admin.new_user": "admin",
+    "admin.edit_user": "admin",
+    "admin.teams": "admin",
+    "admin.edit_team": "admin",
+    "admin.moment_types": "admin",
+    "admin.edit_moment_type": "admin",
+    "static": None,
+}
+# API endpoints: minimum role (every one needs a token).
+API_ROLES = {
+    "api_customers.list_customers": "agent",
+    "api_customers.create_customer": "agent",
+    "api_customers.get_customer": "agent",
+    "api_customers.update_customer": "agent",
+    "api_customers.change_stage": "agent",
+    "api_customers.stage_history": "agent",
+    "api_moments.list_moment_types": "agent",
+    "api_moments.create_moment_type": "admin",
+    "api_moments.log_moment": "agent",
+    "api_moments.list_commitments": "agent",
+    "api_moments.mark_met": "agent",
+    "api_users.list_users": "admin",
+    "api_users.create_user": "admin",
+    "api-docs.openapi_json": None,
+}
+RANK = {"agent": 0, "supervisor": 1, "admin": 2}
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def routes(app):
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield rule, method
+
+
+def concrete(rule, ids):
+    """A URL for the rule with real ids where it names one."""
+    values = {arg: ids.get(arg, 1) for arg in rule.arguments}
+    if rule.endpoint == "static":
+        values = {"filename": "app.css"}
+    return rule.build(values, append_unknown=False)[1]
+
+
+@pytest.fixture
+def ids(app, agent, admin, customer, moment_type, api_as, now):
+    from crm.auth.models import User
+    from crm.auth.services import save_team
+    from crm.extensions import db
+
+    moment = api_as(agent).post("/api/v1/moments", json={"customer_id": customer, "moment_type": "complaint"}).json
+    with app.app_context():
+        team = save_team(db.session.get(User, admin.id), None, {"name": "Taller"}, now)
+        db.session.commit()
+        team_id = team.id
+    return {"customer_id": customer, "moment_id": moment["id"], "commitment_id": moment["commitments"][0]["id"],
+            "type_id": moment_type, "user_id": agent.id, "team_id": team_id, "token_id": 1}
+
+
+def test_every_route_has_a_declared_role(app):
+    endpoints = {rule.endpoint for rule, _ in routes(app)}
+    assert endpoints == set(ROUTE_ROLES) | set(API_ROLES)
+
+
+def test_every_state_changing_page_refuses_a_post_without_csrf(app, login, admin, ids):
+    b = login(admin)
+    checked = 0
+    for rule, method in routes(app):
+        if method in STATE_CHANGING and not rule.rule.startswith("/api/"):
+            response = b.client.open(concrete(rule, ids), method=method, data={"name": "x"})
+            assert response.status_code == 400, (rule.rule, method, response.status_code)
+            assert "form expired" in response.get_data(as_text=True), rule.rule
+            checked += 1
+    assert checked >= 12
+
+
+@pytest.mark.parametrize("role", [None, "agent", "supervisor", "admin"])
+def test_page_roles(app, role, make_user, login, ids, client):
+    b = login(make_user(role)) if role else None
+    http = b.client if b else client
+    for rule, method in routes(app):
+        if rule.rule.startswith("/api/") or method != "GET":
+            continue
+        needed = ROUTE_ROLES[rule.endpoint]
+        response = http.get(concrete(rule, ids))
+        if needed is None:
+            assert response.status_code in (200, 302), rule.rule
+        elif role is None:
+            assert response.status_code == 302 and "/login" in response.headers["Location"], rule.rule
+        elif RANK[role] < RANK[needed]:
+            assert response.status_code == 403, (rule.rule, role)
+        else:
+            assert response.status_code == 200, (rule.rule, role, response.status_code)
+
+
+@pytest.mark.parametrize("role", [None, "agent", "supervisor", "admin"])
+def test_state_changing_pages_check_roles_before_acting(app, role, make_user, login, ids, client):
+    """A POST with a valid CSRF token still needs the right role."""
+    b = login(make_user(role)) if role else None
+    http = b.client if b else client
+    token = csrf_from(http.get("/account" if role else "/login").get_data(as_text=True))
+    for rule, method in routes(app):
+        if rule.rule.startswith("/api/") or method not in STATE_CHANGING:
+            continue
+        needed = ROUTE_ROLES[rule.endpoint]
+        if needed is None:
+            continue
+        response = http.open(concrete(rule, ids), method=method, data={"csrf_token": token})
+        if role is None:
+            assert response.status_code == 302 and "/login" in response.headers["Location"], rule.rule
+        elif RANK[role] < RANK[needed]:
+            assert response.status_code == 403, (rule.rule, role)
+        else:
+            assert response.status_code not in (401, 403), (rule.rule, role)
+            assert response.status_code < 500
+
+
+@pytest.mark.parametrize("role", [None, "agent", "supervisor", "admin"])
+def test_api_roles(app, role, make_user, api_as, ids, client):
+    caller = api_as(make_user(role)) if role else client
+    for rule, method in routes(app):
+        if not rule.rule.startswith("/api/"):
+            continue
+        needed = API_ROLES[rule.endpoint]
+        response = getattr(caller, method.lower())(concrete(rule, ids), json={})
+        if needed is None:
+            assert response.status_code == 200
+        elif role is None:
+            assert response.status_code == 401, rule.rule
+        elif RANK[role] < RANK[needed]:
+            assert response.status_code == 403, (rule.rule, method, role)
+        else:
+            assert response.status_code not in (401, 403), (rule.rule, method, role, response.status_code)
+            assert response.status_code < 500
+
+
+def test_nobody_sees_another_persons_tokens(app, login, make_user, api_as):
+    owner = make_user("admin")
+    api_as(owner)  # owner has token id 1
+    intruder = login(make_user("supervisor"))
+    assert "fz_" not in intruder.get("/account").get_data(as_text=True)
+    response = intruder.post("/account/tokens/1/revoke", {}, csrf_from_url="/account")
+    assert response.status_code == 404
+    from crm.auth.models import ApiToken
+    from crm.extensions import db
+
+    with app.app_context():
+        assert db.session.get(ApiToken, 1).revoked_at is None
