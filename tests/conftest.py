@@ -89,9 +89,17 @@ def ctx(app):
         _db.session.rollback()
 
 
+def english_client(app):
+    """Most tests read English text, so their browser asks for it; the Spanish
+    default is covered in tests/test_i18n.py with a client that asks for nothing."""
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    return english_client(app)
 
 
 @pytest.fixture
@@ -222,7 +230,7 @@ def browser(client):
 @pytest.fixture
 def login(app):
     def as_user(user):
-        return Browser(app.test_client()).login(user)
+        return Browser(english_client(app)).login(user)
 
     return as_user
 
@@ -248,6 +256,6 @@ def api_as(app):
         with app.app_context():
             _, secret = issue_token(None, _db.session.get(User, user.id), "test", NOW)
             _db.session.commit()
-        return Api(app.test_client(), secret)
+        return Api(english_client(app), secret)
 
     return make

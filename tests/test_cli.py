@@ -63,9 +63,9 @@ def test_demo_pages_show_real_content(runner, login, app):
     with app.app_context():
         agent = db.session.scalar(select(User).where(User.email == "agent@demo.local"))
         db.session.expunge(agent)
-    from tests.conftest import Browser
+    from tests.conftest import Browser, english_client
 
-    b = Browser(app.test_client()).login(agent, password="demo")
+    b = Browser(english_client(app)).login(agent, password="demo")
     assert "Mark met" in b.get("/").get_data(as_text=True)
     listing = b.get("/customers").get_data(as_text=True)
     assert "140 customers" in listing

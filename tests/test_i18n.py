@@ -42,7 +42,8 @@ def test_catalog_is_complete(lang, extracted):
                 assert set(PLACEHOLDER.findall(form)) == wanted, (msgid, form)
 
 
-def test_spanish_is_the_default_and_english_on_request(client):
+def test_spanish_is_the_default_and_english_on_request(app):
+    client = app.test_client()  # a browser that states no language
     spanish = client.get("/login").get_data(as_text=True)
     english = client.get("/login", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "Iniciar sesión" in spanish and "Log in" not in spanish
