@@ -140,13 +140,13 @@ def build_database(path: Path, *, customers: int, moments: int, seed: int = DEFA
                    log=print) -> dict:
     """Create the schema and load the data into a new file at `path` (atomically)."""
     import flask_migrate
+    from sqlalchemy import select, text
 
     from crm.auth.models import User
     from crm.demo.seed import load_customers_and_moments, seed_demo
     from crm.extensions import db
     from crm.moments.models import MomentType
     from crm.types import utc_now
-    from sqlalchemy import select, text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")

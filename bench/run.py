@@ -33,7 +33,6 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 from bench import DATA_DIR
 from bench.generate import DEFAULT_SEED, ensure_database, make_app, remove_database

@@ -7,6 +7,9 @@ PG_SERVER=${CRM_TEST_POSTGRES:-postgresql+psycopg://postgres@127.0.0.1:5432}
 mkdir -p test-results
 export CRM_REQUIRE_BROWSER=1
 
+echo "== lint =="
+.venv/bin/ruff check crm tests scripts bench
+
 echo "== SQLite =="
 .venv/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup \
   --junitxml=test-results/sqlite.xml "$@"

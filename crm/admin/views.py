@@ -9,7 +9,7 @@ from crm.admin.forms import LANE_LABELS, MomentTypeForm, TeamForm, UserForm
 from crm.auth import services as staff
 from crm.auth.models import Team
 from crm.customers.lifecycle import TIERS
-from crm.domain import DomainError, NotFound, N_
+from crm.domain import N_, DomainError, NotFound
 from crm.extensions import db
 from crm.moments import catalog
 from crm.types import utc_now

@@ -31,7 +31,7 @@ def page_body(page) -> dict:
 def list_customers(args):
     """Search customers by name, email, phone or company; filter by stage, segment, owner."""
     from crm.customers.lifecycle import STAGES
-    from crm.domain import N_, Cleaner
+    from crm.domain import Cleaner
 
     c = Cleaner()
     c.choice("stage", args["stage"], STAGES, required=False)

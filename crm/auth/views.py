@@ -96,7 +96,7 @@ def account():
                 apply_errors(password_form, exc)
                 status = exc.status
     elif token_form.submit_ok():
-        _, new_secret = services.issue_token(current_user, current_user, token_form.name.data, utc_now())
+        _token, new_secret = services.issue_token(current_user, current_user, token_form.name.data, utc_now())
         db.session.commit()
     elif request.method == "POST":
         status = 400

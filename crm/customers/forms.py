@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectChoice, BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.customers.lifecycle import CUSTOMER_LANGUAGES, LOYALTY_LEVELS, REASON_MAX, STAGES, TIERS

@@ -7,6 +7,7 @@ from sqlalchemy import delete, insert, literal, select, union_all
 
 from crm import audit
 from crm.auth.models import User
+from crm.auth.services import normalise_email
 from crm.customers import search
 from crm.customers.lifecycle import (
     CUSTOMER_LANGUAGES,
@@ -17,7 +18,6 @@ from crm.customers.lifecycle import (
     check_stage_change,
 )
 from crm.customers.models import Customer, CustomerSearchTerm, StageChange
-from crm.auth.services import normalise_email
 from crm.domain import N_, Cleaner, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
 from crm.pagination import Page, paginate

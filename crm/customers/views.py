@@ -11,8 +11,8 @@ from crm.customers import services
 from crm.customers.forms import CustomerForm, SearchForm, StageForm
 from crm.domain import DomainError
 from crm.extensions import db
-from crm.moments.forms import MomentForm
 from crm.moments.catalog import list_moment_types
+from crm.moments.forms import MomentForm
 from crm.moments.services import recent_moments
 from crm.types import utc_now
 from crm.web import apply_errors, page_arg, staff_required

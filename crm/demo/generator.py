@@ -181,7 +181,7 @@ class DemoGenerator:
 
     def _commitments(self, moment: dict, customer: CustomerInfo, info: TypeInfo) -> list[dict]:
         rows = []
-        for kind, hours in zip(("first_response", "resolution"), info.levels.get(customer.tier, (None, None))):
+        for kind, hours in zip(("first_response", "resolution"), info.levels.get(customer.tier, (None, None)), strict=True):
             if hours is None:
                 continue
             due = moment["occurred_at"] + timedelta(hours=float(hours))

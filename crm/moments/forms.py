@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectChoice, DateTimeLocalField, RadioField, SelectField, TextAreaField
+from wtforms import DateTimeLocalField, RadioField, SelectChoice, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from crm.forms import BaseForm, LocalDecimalField

@@ -143,7 +143,7 @@ class TestTimeline:
         first_response = next(c for c in moment.commitments if c.kind == "first_response")
         mark_met(actor, first_response, now + timedelta(minutes=20))
         page = services.timeline(customer)
-        assert [(kind, getattr(item, "id")) for kind, item in page.items] == [
+        assert [(kind, item.id) for kind, item in page.items] == [
             ("met", first_response.id), ("stage", page.items[1][1].id), ("moment", moment.id),
             ("stage", page.items[3][1].id)]
         assert page.items[3][1].to_stage == "prospect"

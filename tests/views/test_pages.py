@@ -280,3 +280,26 @@ class TestLanguage:
     def test_unknown_language_is_refused_politely(self, browser):
         response = browser.post("/language", {"locale": "xx"}, csrf_from_url="/login")
         assert response.status_code == 302
+
+
+class TestAccount:
+    def test_password_change_checks_the_current_one(self, login, agent, app):
+        b = login(agent)
+        wrong = b.post("/account", {"pw-current": "not-it", "pw-new": "brand-new-pass"}, csrf_from_url="/account")
+        assert wrong.status_code == 400 and "not your current password" in text(wrong)
+        from tests.conftest import PASSWORD
+
+        done = b.post("/account", {"pw-current": PASSWORD, "pw-new": "brand-new-pass"}, csrf_from_url="/account")
+        assert done.status_code == 302
+        with app.app_context():
+            from crm.auth.models import User
+
+            assert db.session.get(User, agent.id).check_password("brand-new-pass")
+
+    def test_a_new_token_is_shown_once_and_works(self, login, agent, client):
+        b = login(agent)
+        page = text(b.post("/account", {"tok-name": "Zapier"}, csrf_from_url="/account"))
+        secret = re.search(r'id="new-token">(fz_[^<]+)<', page).group(1)
+        assert client.get("/api/v1/customers", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+        later = text(b.get("/account"))
+        assert secret not in later and "Zapier" in later and secret[:10] in later
