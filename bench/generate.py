@@ -10,7 +10,7 @@ seed: the data is what `crm seed-demo --customers N --moments M` would load.
 
 Databases are cached by scale in bench/.data/bench-<N>c-<M>m.db, next to a
 .json file that records how and from which sources it was built; a cache whose
-sources (migrations, demo generator, search terms, models) changed since is
+migrations or generated data (checked on a small sample) changed since is
 rebuilt, so a benchmark never measures a stale schema.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ import random
 import sys
 import time
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from itertools import accumulate
 from pathlib import Path
 
@@ -30,15 +31,9 @@ from bench import DATA_DIR, PROJECT_DIR
 
 DEFAULT_SEED = 20261122  # the seed `crm seed-demo` uses
 SECRET_KEY = "bench-only-not-secret"
-# The data and schema a cached database depends on.
-SOURCES = (
-    "migrations/versions",
-    "crm/demo",
-    "crm/customers/search.py",
-    "crm/customers/models.py",
-    "crm/moments/models.py",
-    "crm/auth/models.py",
-)
+# A cached database is stale when the schema or the generated data would differ.
+MIGRATIONS = "migrations/versions"
+SAMPLE_NOW = datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc)
 
 
 def database_path(customers: int, moments: int) -> Path:
@@ -50,14 +45,33 @@ def _sidecar(path: Path) -> Path:
 
 
 def sources_fingerprint(seed: int) -> str:
+    """What the cache depends on: the migrations, and a sample of what the demo
+    generator produces with this seed (customers, search terms, histories, contacts
+    and commitments). Edits that change neither keep the cache."""
+    from decimal import Decimal
+
+    from crm.demo import catalog
+    from crm.demo.generator import DemoGenerator, TypeInfo
+
     digest = hashlib.sha256(f"seed={seed}".encode())
-    for source in SOURCES:
-        root = PROJECT_DIR / source
-        files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
-        for file in files:
-            if file.is_file():
-                digest.update(str(file.relative_to(PROJECT_DIR)).encode())
-                digest.update(file.read_bytes())
+    for file in sorted((PROJECT_DIR / MIGRATIONS).glob("*.py")):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    types = [TypeInfo(id=i, code=spec["code"], phase=spec["phase"], channel=spec["channel"],
+                      cost=Decimal(spec["cost"]),
+                      levels={level["tier"]: (level["first_response_hours"], level["resolution_hours"])
+                              for level in spec["levels"]})
+             for i, spec in enumerate(catalog.MOMENT_TYPES, start=1)]
+    staff_ids = list(range(2, len(catalog.STAFF) + 1))
+    generator = DemoGenerator(now=SAMPLE_NOW, staff_ids=staff_ids, types=types, seed=seed)
+    infos = []
+    for customers, terms, changes, batch_infos in generator.customers(300):
+        infos.extend(batch_infos)
+        # Terms come from a set: their order changes with the hash seed, their content does not.
+        terms = sorted((row["customer_id"], row["term"]) for row in terms)
+        digest.update(repr((customers, terms, changes)).encode())
+    for batch in generator.moments(infos, 1000):
+        digest.update(repr(batch).encode())
     return digest.hexdigest()[:16]
 
 

@@ -162,14 +162,18 @@ def test_api_roles(app, role, make_user, api_as, ids, client):
 
 
 def test_nobody_sees_another_persons_tokens(app, login, make_user, api_as):
-    owner = make_user("admin")
-    api_as(owner)  # owner has token id 1
-    intruder = login(make_user("supervisor"))
-    assert "fz_" not in intruder.get("/account").get_data(as_text=True)
-    response = intruder.post("/account/tokens/1/revoke", {}, csrf_from_url="/account")
-    assert response.status_code == 404
+    from sqlalchemy import select
+
     from crm.auth.models import ApiToken
     from crm.extensions import db
 
+    owner = make_user("admin")
+    api_as(owner)
     with app.app_context():
-        assert db.session.get(ApiToken, 1).revoked_at is None
+        token_id = db.session.scalar(select(ApiToken.id).where(ApiToken.user_id == owner.id))
+    intruder = login(make_user("supervisor"))
+    assert "fz_" not in intruder.get("/account").get_data(as_text=True)
+    response = intruder.post(f"/account/tokens/{token_id}/revoke", {}, csrf_from_url="/account")
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.get(ApiToken, token_id).revoked_at is None
