@@ -7,6 +7,16 @@ PG_SERVER=${CRM_TEST_POSTGRES:-postgresql+psycopg://postgres@127.0.0.1:5432}
 mkdir -p test-results
 export CRM_REQUIRE_BROWSER=1
 
+# Fail first and clearly when the PostgreSQL half cannot run.
+.venv/bin/python - "$PG_SERVER" <<'PY'
+import sys
+import sqlalchemy as sa
+try:
+    sa.create_engine(sys.argv[1] + "/postgres").connect().close()
+except Exception as exc:
+    sys.exit(f"PostgreSQL is required by the test suite and unreachable at {sys.argv[1]}: {exc}")
+PY
+
 echo "== lint =="
 .venv/bin/ruff check crm tests scripts bench
 
