@@ -304,10 +304,14 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
+def selected(args) -> list[Operation]:
+    return [op for op in OPERATIONS if not args.only or op.key in args.only]
+
+
 def measure(scales: list["ScaleProcess"], args, log) -> Results:
     results = Results()
     for scale in scales:
-        for op in OPERATIONS:
+        for op in selected(args):
             scale.measure(op, 0, args.warmup)
     log(f"warmed up ({args.warmup} requests per operation and scale); measuring "
         f"{args.requests} per operation and scale in {args.rounds} interleaved rounds")
@@ -317,7 +321,7 @@ def measure(scales: list["ScaleProcess"], args, log) -> Results:
         stop = min(args.warmup + args.requests, start + chunk)
         order = scales if round_no % 2 == 0 else scales[::-1]
         for scale in order:
-            for op in OPERATIONS:
+            for op in selected(args):
                 for ms, kind, hits in scale.measure(op, start, stop):
                     results.add(scale.name, op.key, ms, kind)
                     if hits is not None:
@@ -346,7 +350,7 @@ def report(scales: list[ScaleProcess], results: Results, args, started: float, l
             f"{'growth':>7}  {'median<=15ms':<12} {'growth<30%':<10}")
     lines += [head + "", f"{'':<26} {'':<26} {'median':>7} {'':>7} {'median':>7}", "-" * len(head)]
     passed = True
-    for op in OPERATIONS:
+    for op in selected(args):
         s, l = results.times[(small.name, op.key)], results.times[(large.name, op.key)]
         s_med, l_med = statistics.median(s), statistics.median(l)
         growth = l_med / s_med - 1
@@ -357,16 +361,18 @@ def report(scales: list[ScaleProcess], results: Results, args, started: float, l
                      f"{l_med:7.2f} {percentile(l, 95):7.2f} {growth:+7.1%}  "
                      f"{'PASS' if ok_median else 'FAIL':<12} {'PASS' if ok_growth else 'FAIL':<10}")
     lines.append("(milliseconds; small = 10,000-moment scale, large = 1,000,000-moment scale)")
-    lines += ["", "Search by kind of query (median ms, small -> large; mean customers found):"]
-    for kind in QUERY_KINDS:
+    searches = [op.key for op in selected(args) if op.key.startswith("search")]
+    if searches:
+        lines += ["", "Search by kind of query (median ms, small -> large; mean customers found):"]
+    for kind in QUERY_KINDS if searches else ():
         cells = []
-        for op in ("search_page", "search_api"):
-            s = results.by_kind.get((small.name, op, kind), [0])
-            l = results.by_kind.get((large.name, op, kind), [0])
+        for op in searches:
+            s = results.by_kind[(small.name, op, kind)]
+            l = results.by_kind[(large.name, op, kind)]
             cells.append(f"{op.split('_')[1]} {statistics.median(s):6.2f} -> {statistics.median(l):6.2f}")
-        found = statistics.mean(results.hits.get((large.name, kind), [0]))
-        lines.append(f"  {kind:<22} e.g. {QUERY_EXAMPLES[kind]!r:<20} {'   '.join(cells)}   "
-                     f"found {found:8,.1f}")
+        hits = results.hits.get((large.name, kind))
+        found = f"   found {statistics.mean(hits):8,.1f}" if hits else ""
+        lines.append(f"  {kind:<22} e.g. {QUERY_EXAMPLES[kind]!r:<20} {'   '.join(cells)}{found}")
     lines += ["", "Customer pages viewed: "
               + "; ".join(f"{s.name} {s.contacts_per_page:.1f} contacts each on average "
                           f"(busiest viewed customer {s.max_contacts})" for s in scales)]
@@ -388,8 +394,15 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--allow-stale", action="store_true",
                         help="reuse cached databases even if the generator, models or migrations changed")
+    parser.add_argument("--only", metavar="OPS", help="comma-separated subset of: "
+                        + ", ".join(op.key for op in OPERATIONS))
     parser.add_argument("--keep-work", action="store_true", help="keep the working copies in bench/.data/")
     args = parser.parse_args(argv)
+    if args.only:
+        args.only = [key.strip() for key in args.only.split(",")]
+        unknown = set(args.only) - {op.key for op in OPERATIONS}
+        if unknown:
+            parser.error(f"unknown operations: {', '.join(sorted(unknown))}")
 
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -39,7 +39,6 @@ def require_role(role: str):
                 abort(403)
             return view(*args, **kwargs)
 
-        wrapper.required_role = role
         return wrapper
 
     return decorator

@@ -132,6 +132,11 @@ def get_user(user_id: int) -> User:
     return user
 
 
+def active_staff() -> list[User]:
+    """Everyone who can own a customer or a contact, for choosers."""
+    return list(db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
+
+
 def list_users(page: int = 1, per_page: int = 50):
     from crm.pagination import paginate
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
-from crm.auth.models import User
+from crm.auth.services import active_staff
 from crm.customers import services
 from crm.customers.forms import CustomerForm, SearchForm, StageForm
 from crm.domain import DomainError
@@ -20,14 +19,10 @@ from crm.web import apply_errors, page_arg, staff_required
 bp = Blueprint("customers", __name__, url_prefix="/customers")
 
 
-def _staff() -> list[User]:
-    return list(db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.name)))
-
-
 @bp.get("")
 @staff_required
 def index():
-    staff = _staff()
+    staff = active_staff()
     form = SearchForm(request.args, segments=services.segments(), owners=staff)
     results = None
     if form.validate():
@@ -42,7 +37,7 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 @staff_required
 def create():
-    form = CustomerForm(owners=_staff(), owner_id=current_user.id)
+    form = CustomerForm(owners=active_staff(), owner_id=current_user.id)
     if form.validate_on_submit():
         try:
             customer = services.create_customer(current_user, form.to_data(), utc_now())
@@ -67,7 +62,7 @@ def detail(customer_id: int):
 def render_customer(customer, *, moment_form=None, stage_form=None, status=200):
     recent = recent_moments(customer)
     moment_form = moment_form or MomentForm(moment_types=list_moment_types(), recent=recent,
-                                            staff=_staff(), staff_id=current_user.id)
+                                            staff=active_staff(), staff_id=current_user.id)
     stage_form = stage_form or StageForm(prefix="stage")
     return render_template(
         "customers/detail.html", customer=customer, timeline=services.timeline(customer, page_arg()),
@@ -79,7 +74,7 @@ def render_customer(customer, *, moment_form=None, stage_form=None, status=200):
 @staff_required
 def edit(customer_id: int):
     customer = services.get_customer(customer_id)
-    form = CustomerForm(obj=customer, owners=_staff(), creating=False)
+    form = CustomerForm(obj=customer, owners=active_staff(), creating=False)
     if request.method == "GET":
         form.owner_id.data = customer.owner_id or 0
     if form.validate_on_submit():

@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from crm.auth.models import User
+from crm.auth.services import active_staff
 from crm.customers.services import get_customer
 from crm.domain import DomainError
 from crm.extensions import db
@@ -28,7 +29,7 @@ bp = Blueprint("moments", __name__)
 @staff_required
 def home():
     page = services.open_commitments(owner_id=current_user.id, page=page_arg())
-    return render_template("moments/home.html", page=page, now=utc_now(), action_form=ActionForm())
+    return render_template("moments/home.html", page=page, now=utc_now())
 
 
 @bp.get("/commitments")
@@ -43,11 +44,11 @@ def queue():
 @bp.post("/customers/<id:customer_id>/moments")
 @staff_required
 def log(customer_id: int):
-    from crm.customers.views import _staff, render_customer
+    from crm.customers.views import render_customer
 
     customer = get_customer(customer_id)
     recent = services.recent_moments(customer)
-    form = MomentForm(moment_types=list_moment_types(), recent=recent, staff=_staff())
+    form = MomentForm(moment_types=list_moment_types(), recent=recent, staff=active_staff())
     if form.validate_on_submit():
         zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
         try:
