@@ -1,0 +1,281 @@
+"""Business time: opening hours, split shifts, holidays and time zones. Pure: no Flask, no database.
+
+A calendar turns into a sorted list of open intervals in UTC (microseconds since the
+epoch) with the running total of open time before each one. Then
+
+* ``elapsed(a, b)`` is the difference of two running totals, and
+* ``add(t, d)`` finds, by bisection, the interval where the running total reaches
+  ``total(t) + d``,
+
+so adding 400 hours costs what adding 4 costs: no walking day by day. Intervals are
+built one calendar year at a time, on demand, and kept.
+
+Business time is real elapsed time while open: intervals are real instants, so across
+a daylight-saving change a 2-hour promise is 2 real hours. Intervals are half-open,
+``[opens, closes)``: a deadline that lands exactly on closing time stays there, and
+going back lands on the opening instant.
+"""
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["BusinessCalendar", "parse_hours"]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+_MAX_YEARS_WITHOUT_OPENING = 10
+_MIN_YEAR, _MAX_YEAR = 1900, 2200
+
+Hours = Mapping[int, Iterable[tuple[str, str]]]
+
+
+def _minutes(text: str, weekday: int) -> int:
+    match = _HHMM.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"weekday {weekday}: {text!r} is not a time like 09:00")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if hours == 24 and minutes:
+        raise ValueError(f"weekday {weekday}: {text!r} is past midnight; use 24:00 to close at midnight")
+    return hours * 60 + minutes
+
+
+def parse_hours(hours: Hours) -> dict[int, tuple[tuple[int, int], ...]]:
+    """Validate opening hours: {weekday 0=Monday: [("09:00", "14:00"), ...]} → minutes.
+
+    Raises ValueError naming the weekday and the problem: an unknown weekday, a
+    malformed time, an end not after its start, or intervals that overlap.
+    """
+    if not isinstance(hours, Mapping):
+        raise ValueError("opening hours must map weekdays (0=Monday … 6=Sunday) to intervals")
+    parsed: dict[int, tuple[tuple[int, int], ...]] = {}
+    for key, intervals in hours.items():
+        try:
+            weekday = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"unknown weekday {key!r}: use 0 (Monday) to 6 (Sunday)") from None
+        if not 0 <= weekday <= 6 or str(key).strip() not in {str(weekday)}:
+            raise ValueError(f"unknown weekday {key!r}: use 0 (Monday) to 6 (Sunday)")
+        if weekday in parsed:
+            raise ValueError(f"weekday {weekday} appears twice")
+        spans = []
+        for interval in intervals or ():
+            try:
+                start_text, end_text = interval
+            except (TypeError, ValueError):
+                raise ValueError(f"weekday {weekday}: each interval is a (start, end) pair") from None
+            start, end = _minutes(start_text, weekday), _minutes(end_text, weekday)
+            if start >= 24 * 60:
+                raise ValueError(f"weekday {weekday}: an interval cannot start at 24:00")
+            if end <= start:
+                raise ValueError(f"weekday {weekday}: {start_text}–{end_text} ends before it starts")
+            spans.append((start, end))
+        spans.sort()
+        for (_, previous_end), (next_start, _) in zip(spans, spans[1:], strict=False):
+            if next_start < previous_end:
+                raise ValueError(f"weekday {weekday}: intervals overlap")
+        parsed[weekday] = tuple(spans)
+    if not any(parsed.values()):
+        raise ValueError("the calendar has no open hours at all")
+    return parsed
+
+
+def _to_micros(instant: datetime) -> int:
+    delta = instant - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def _require_aware(instant: datetime, name: str) -> None:
+    if not isinstance(instant, datetime):
+        raise ValueError(f"{name} must be a datetime")
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise ValueError(f"{name} is a naive datetime; give it a time zone")
+
+
+class BusinessCalendar:
+    """Opening hours in a time zone, minus public holidays and the business's own closures."""
+
+    def __init__(self, timezone: str, hours: Hours, holidays: Iterable[date] = (),
+                 country: str | None = None, subdivision: str | None = None):
+        try:
+            self.zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(f"unknown time zone {timezone!r}") from None
+        self.timezone = timezone
+        self.hours = parse_hours(hours)
+        closures = set()
+        for day in holidays:
+            if isinstance(day, datetime) or not isinstance(day, date):
+                raise ValueError(f"closure {day!r} is not a date")
+            closures.add(day)
+        self.closures = frozenset(closures)
+        self.country, self.subdivision = country, subdivision
+        self._public = None
+        if country:
+            import holidays as holiday_data
+
+            try:
+                self._public = holiday_data.country_holidays(country, subdiv=subdivision)
+            except NotImplementedError as exc:
+                raise ValueError(f"no public holidays known for {country!r}/{subdivision!r}: {exc}") from None
+        # Built on demand, one calendar year at a time: parallel lists of interval
+        # starts, ends and the open microseconds before each interval.
+        self._first_year: int | None = None
+        self._last_year: int | None = None
+        self._starts: list[int] = []
+        self._ends: list[int] = []
+        self._before: list[int] = []
+
+    # --- public API ---------------------------------------------------------------
+
+    def is_holiday(self, day: date) -> bool:
+        return day in self.closures or (self._public is not None and day in self._public)
+
+    def is_open(self, at: datetime) -> bool:
+        _require_aware(at, "at")
+        t = _to_micros(at)
+        self._cover(t)
+        i = bisect_right(self._starts, t) - 1
+        return i >= 0 and t < self._ends[i]
+
+    def next_open(self, at: datetime) -> datetime:
+        """`at` itself when open, else the instant the business next opens."""
+        _require_aware(at, "at")
+        t = _to_micros(at)
+        self._cover(t)
+        i = bisect_right(self._starts, t) - 1
+        if i >= 0 and t < self._ends[i]:
+            return at
+        while i + 1 >= len(self._starts):
+            self._extend_forward()
+        return _from_micros(self._starts[i + 1]).astimezone(at.tzinfo)
+
+    def elapsed(self, start: datetime, end: datetime) -> timedelta:
+        """Business time between two instants (negative when `end` comes first)."""
+        _require_aware(start, "start")
+        _require_aware(end, "end")
+        a, b = _to_micros(start), _to_micros(end)
+        self._cover(min(a, b))
+        self._cover(max(a, b))
+        return timedelta(microseconds=self._total(b) - self._total(a))
+
+    def add(self, start: datetime, delta: timedelta) -> datetime:
+        """The instant `delta` of business time after `start` (before it, when negative)."""
+        _require_aware(start, "start")
+        if not isinstance(delta, timedelta):
+            raise ValueError("delta must be a timedelta")
+        t = _to_micros(start)
+        self._cover(t)
+        step = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        if step == 0:
+            return start
+        target = self._total(t) + step
+        if step > 0:
+            while target > self._before[-1] + self._ends[-1] - self._starts[-1]:
+                self._extend_forward()
+            # The first interval whose running total at its end reaches the target:
+            # landing exactly on a closing time stays there.
+            i = self._first_reaching(target)
+        else:
+            while target < 0:
+                self._extend_backward()
+                target = self._total(t) + step
+            # The last interval whose running total at its start is below the target,
+            # or equal to it: going back lands on an opening time, never a closing one.
+            i = bisect_right(self._before, target) - 1
+        return _from_micros(self._starts[i] + target - self._before[i]).astimezone(start.tzinfo)
+
+    # --- internals ----------------------------------------------------------------
+
+    def _total(self, t: int) -> int:
+        """Open microseconds from the start of the built range up to instant `t`."""
+        i = bisect_right(self._starts, t) - 1
+        if i < 0:
+            return 0
+        return self._before[i] + min(t, self._ends[i]) - self._starts[i]
+
+    def _first_reaching(self, target: int) -> int:
+        lo, hi = 0, len(self._starts)
+        before, starts, ends = self._before, self._starts, self._ends
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if before[mid] + ends[mid] - starts[mid] < target:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def _cover(self, t: int) -> None:
+        """Build intervals so that instant `t` lies well inside the built range."""
+        year = _from_micros(t).year
+        if not _MIN_YEAR <= year <= _MAX_YEAR:
+            raise ValueError(f"{year} is outside the years this calendar handles ({_MIN_YEAR}–{_MAX_YEAR})")
+        if self._first_year is None:
+            self._build(year - 1, year + 1)
+            return
+        while year - 1 < self._first_year:
+            self._extend_backward()
+        while year + 1 > self._last_year:
+            self._extend_forward()
+
+    def _extend_forward(self) -> None:
+        for _ in range(_MAX_YEARS_WITHOUT_OPENING):
+            count = len(self._starts)
+            self._build(self._first_year, self._last_year + 1)
+            if len(self._starts) > count:
+                return
+        raise ValueError("the calendar has no opening for years ahead: every open day is a holiday")
+
+    def _extend_backward(self) -> None:
+        for _ in range(_MAX_YEARS_WITHOUT_OPENING):
+            count = len(self._starts)
+            self._build(self._first_year - 1, self._last_year)
+            if len(self._starts) > count:
+                return
+        raise ValueError("the calendar has no opening for years back: every open day is a holiday")
+
+    def _build(self, first_year: int, last_year: int) -> None:
+        if not (_MIN_YEAR - 1 <= first_year and last_year <= _MAX_YEAR + 1):
+            raise ValueError("dates outside the years this calendar handles")
+        spans: list[tuple[int, int]] = []
+        day, stop = date(first_year, 1, 1), date(last_year + 1, 1, 1)
+        one_day = timedelta(days=1)
+        while day < stop:
+            opening = self.hours.get(day.weekday())
+            if opening and not self.is_holiday(day):
+                for start, end in opening:
+                    spans.append((self._local_micros(day, start), self._local_micros(day, end)))
+            day += one_day
+        starts, ends, before, total = [], [], [], 0
+        for start, end in spans:
+            if end <= start:
+                continue  # a shift swallowed by a daylight-saving jump
+            if ends and start <= ends[-1]:  # contiguous across midnight: one interval
+                total += max(0, end - ends[-1])
+                ends[-1] = max(ends[-1], end)
+                continue
+            starts.append(start)
+            ends.append(end)
+            before.append(total)
+            total += end - start
+        self._starts, self._ends, self._before = starts, ends, before
+        self._first_year, self._last_year = first_year, last_year
+
+    def _local_micros(self, day: date, minutes: int) -> int:
+        """The real instant of a wall-clock time (`minutes` after local midnight; 1440 is 24:00).
+
+        Aware arithmetic with one tzinfo is wall-clock arithmetic; the subtraction in
+        `_to_micros` then applies that moment's UTC offset. A time inside a spring-forward
+        gap takes the offset from before the jump, as the law of most countries reads it.
+        """
+        return _to_micros(datetime.combine(day, time(), tzinfo=self.zone) + timedelta(minutes=minutes))
+
+    def __repr__(self) -> str:
+        return f"BusinessCalendar({self.timezone!r}, country={self.country!r}, subdivision={self.subdivision!r})"
