@@ -18,6 +18,7 @@ rounds, so a background load slows both alike instead of skewing the growth.
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import math
 import multiprocessing
@@ -102,6 +103,7 @@ class Workload:
     moments: list[dict] = field(default_factory=list)
     contacts_per_page: float = 0.0
     max_contacts: int = 0
+    timeline_entries: float = 0.0
 
 
 class Scale:
@@ -148,10 +150,10 @@ class Scale:
     def _draw_workload(self, count: int, seed: int) -> Workload:
         from sqlalchemy import func, select
 
-        from crm.customers.models import Customer
+        from crm.customers.models import Customer, StageChange
         from crm.demo.catalog import NOTES
         from crm.extensions import db
-        from crm.moments.models import Moment, MomentType
+        from crm.moments.models import Commitment, Moment, MomentType
 
         rng = random.Random(seed)
         work = Workload()
@@ -170,6 +172,14 @@ class Scale:
                 .group_by(Moment.customer_id)).all())
             work.contacts_per_page = sum(counts.get(i, 0) for i in work.customer_ids) / count
             work.max_contacts = max(counts.values(), default=0)
+            # Everything the timeline lists: contacts, stage changes and commitments met.
+            viewed = set(work.customer_ids)
+            entries: collections.Counter = collections.Counter()
+            for column, *where in ((Moment.customer_id,), (StageChange.customer_id,),
+                                   (Commitment.customer_id, Commitment.met_at.is_not(None))):
+                entries.update(dict(db.session.execute(
+                    select(column, func.count()).where(column.in_(viewed), *where).group_by(column)).all()))
+            work.timeline_entries = sum(entries.get(i, 0) for i in work.customer_ids) / count
             codes = list(db.session.scalars(select(MomentType.code).where(MomentType.active.is_(True))
                                             .order_by(MomentType.id)))
             last_moment = db.session.scalar(select(func.max(Moment.id))) or 0
@@ -215,7 +225,12 @@ class Scale:
         out = []
         for i in range(start, stop):
             ms, response = self.send(op, i)
-            kind = self.workload.searches[i][0] if op.key.startswith("search") else None
+            if op.key.startswith("search"):
+                kind = self.workload.searches[i][0]
+            elif op.key == "log_moment":
+                kind = "follow-up" if "follows_moment_id" in self.workload.moments[i] else "new matter"
+            else:
+                kind = None
             hits = response.get_json()["total"] if op.key == "search_api" else None
             out.append((ms, kind, hits))
         return out
@@ -239,7 +254,8 @@ def _serve(conn, name: str, customers: int, moments: int, args: argparse.Namespa
     try:
         scale = Scale(name, customers, moments, args, log)
         conn.send(("ok", {"info": scale.info, "contacts_per_page": scale.workload.contacts_per_page,
-                          "max_contacts": scale.workload.max_contacts}))
+                          "max_contacts": scale.workload.max_contacts,
+                          "timeline_entries": scale.workload.timeline_entries}))
         while True:
             command, *params = conn.recv()
             if command == "close":
@@ -272,6 +288,7 @@ class ScaleProcess:
         ready = self._answer()
         self.info = ready["info"]
         self.contacts_per_page, self.max_contacts = ready["contacts_per_page"], ready["max_contacts"]
+        self.timeline_entries = ready["timeline_entries"]
 
     def measure(self, op: Operation, start: int, stop: int):
         self.conn.send(("run", op.key, start, stop))
@@ -373,9 +390,19 @@ def report(scales: list[ScaleProcess], results: Results, args, started: float, l
         hits = results.hits.get((large.name, kind))
         found = f"   found {statistics.mean(hits):8,.1f}" if hits else ""
         lines.append(f"  {kind:<22} e.g. {QUERY_EXAMPLES[kind]!r:<20} {'   '.join(cells)}{found}")
-    lines += ["", "Customer pages viewed: "
-              + "; ".join(f"{s.name} {s.contacts_per_page:.1f} contacts each on average "
-                          f"(busiest viewed customer {s.max_contacts})" for s in scales)]
+    if any(op.key == "log_moment" for op in selected(args)):
+        lines += ["", "Logging a moment by kind (median / p95 ms, small -> large):"]
+        for kind in ("new matter", "follow-up"):
+            s = results.by_kind.get((small.name, "log_moment", kind))
+            l = results.by_kind.get((large.name, "log_moment", kind))
+            if s and l:
+                lines.append(f"  {kind:<22} {statistics.median(s):6.2f} / {percentile(s, 95):6.2f} -> "
+                             f"{statistics.median(l):6.2f} / {percentile(l, 95):6.2f}   ({len(l)} requests)")
+    if any(op.key == "customer_page" for op in selected(args)):
+        lines += ["", "Customer pages viewed: " + "; ".join(
+            f"{s.name} {s.contacts_per_page:.1f} contacts and {s.timeline_entries:.1f} timeline entries "
+            f"(contacts, stage changes, commitments met) each on average, busiest {s.max_contacts} contacts"
+            for s in scales)]
     lines.append(f"Logging moments adds {args.warmup + args.requests} contacts to each scale's working "
                  "copy (1 in 5 follows an earlier contact); the cached databases are not changed.")
     lines += ["", f"RESULT: {'PASS' if passed else 'FAIL'} (targets: median <= {TARGET_MEDIAN_MS:g} ms at both "

@@ -18,12 +18,26 @@ going back lands on the opening instant.
 from __future__ import annotations
 
 import re
+import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["BusinessCalendar", "parse_hours"]
+__all__ = ["BusinessCalendar", "CalendarError", "parse_hours"]
+
+
+def N_(message: str) -> str:
+    """Marks a message for translation where it is shown."""
+    return message
+
+
+class CalendarError(ValueError):
+    """A calendar or an instant the rules refuse; `message` is a gettext id with `params`."""
+
+    def __init__(self, message: str, **params):
+        super().__init__(message % params if params else message)
+        self.message, self.params = message, params
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HHMM = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
@@ -36,50 +50,52 @@ Hours = Mapping[int, Iterable[tuple[str, str]]]
 def _minutes(text: str, weekday: int) -> int:
     match = _HHMM.match(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"weekday {weekday}: {text!r} is not a time like 09:00")
+        raise CalendarError(N_("%(day)s: %(text)s is not a time like 09:00"), day=weekday, text=text)
     hours, minutes = int(match.group(1)), int(match.group(2))
     if hours == 24 and minutes:
-        raise ValueError(f"weekday {weekday}: {text!r} is past midnight; use 24:00 to close at midnight")
+        raise CalendarError(N_("%(day)s: %(text)s is past midnight; use 24:00 to close at midnight"), day=weekday,
+                            text=text)
     return hours * 60 + minutes
 
 
 def parse_hours(hours: Hours) -> dict[int, tuple[tuple[int, int], ...]]:
     """Validate opening hours: {weekday 0=Monday: [("09:00", "14:00"), ...]} → minutes.
 
-    Raises ValueError naming the weekday and the problem: an unknown weekday, a
+    Raises CalendarError (a ValueError) naming the weekday and the problem: an unknown weekday, a
     malformed time, an end not after its start, or intervals that overlap.
     """
     if not isinstance(hours, Mapping):
-        raise ValueError("opening hours must map weekdays (0=Monday … 6=Sunday) to intervals")
+        raise CalendarError(N_("opening hours must map weekdays (0=Monday … 6=Sunday) to intervals"))
     parsed: dict[int, tuple[tuple[int, int], ...]] = {}
     for key, intervals in hours.items():
         try:
             weekday = int(key)
         except (TypeError, ValueError):
-            raise ValueError(f"unknown weekday {key!r}: use 0 (Monday) to 6 (Sunday)") from None
+            raise CalendarError(N_("unknown weekday %(day)s: use 0 (Monday) to 6 (Sunday)"), day=key) from None
         if not 0 <= weekday <= 6 or str(key).strip() not in {str(weekday)}:
-            raise ValueError(f"unknown weekday {key!r}: use 0 (Monday) to 6 (Sunday)")
+            raise CalendarError(N_("unknown weekday %(day)s: use 0 (Monday) to 6 (Sunday)"), day=key)
         if weekday in parsed:
-            raise ValueError(f"weekday {weekday} appears twice")
+            raise CalendarError(N_("%(day)s appears twice"), day=weekday)
         spans = []
         for interval in intervals or ():
             try:
                 start_text, end_text = interval
             except (TypeError, ValueError):
-                raise ValueError(f"weekday {weekday}: each interval is a (start, end) pair") from None
+                raise CalendarError(N_("%(day)s: each interval is a (start, end) pair"), day=weekday) from None
             start, end = _minutes(start_text, weekday), _minutes(end_text, weekday)
             if start >= 24 * 60:
-                raise ValueError(f"weekday {weekday}: an interval cannot start at 24:00")
+                raise CalendarError(N_("%(day)s: an interval cannot start at 24:00"), day=weekday)
             if end <= start:
-                raise ValueError(f"weekday {weekday}: {start_text}–{end_text} ends before it starts")
+                raise CalendarError(N_("%(day)s: %(start)s–%(end)s ends before it starts"), day=weekday,
+                                    start=start_text, end=end_text)
             spans.append((start, end))
         spans.sort()
         for (_, previous_end), (next_start, _) in zip(spans, spans[1:], strict=False):
             if next_start < previous_end:
-                raise ValueError(f"weekday {weekday}: intervals overlap")
+                raise CalendarError(N_("%(day)s: intervals overlap"), day=weekday)
         parsed[weekday] = tuple(spans)
     if not any(parsed.values()):
-        raise ValueError("the calendar has no open hours at all")
+        raise CalendarError(N_("the calendar has no open hours at all"))
     return parsed
 
 
@@ -94,9 +110,9 @@ def _from_micros(micros: int) -> datetime:
 
 def _require_aware(instant: datetime, name: str) -> None:
     if not isinstance(instant, datetime):
-        raise ValueError(f"{name} must be a datetime")
+        raise CalendarError(N_("%(name)s must be a datetime"), name=name)
     if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError(f"{name} is a naive datetime; give it a time zone")
+        raise CalendarError(N_("%(name)s is a naive datetime; give it a time zone"), name=name)
 
 
 class BusinessCalendar:
@@ -107,13 +123,13 @@ class BusinessCalendar:
         try:
             self.zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError, TypeError):
-            raise ValueError(f"unknown time zone {timezone!r}") from None
+            raise CalendarError(N_("unknown time zone %(zone)s"), zone=timezone) from None
         self.timezone = timezone
         self.hours = parse_hours(hours)
         closures = set()
         for day in holidays:
             if isinstance(day, datetime) or not isinstance(day, date):
-                raise ValueError(f"closure {day!r} is not a date")
+                raise CalendarError(N_("closure %(day)s is not a date"), day=day)
             closures.add(day)
         self.closures = frozenset(closures)
         self.country, self.subdivision = country, subdivision
@@ -123,8 +139,9 @@ class BusinessCalendar:
 
             try:
                 self._public = holiday_data.country_holidays(country, subdiv=subdivision)
-            except NotImplementedError as exc:
-                raise ValueError(f"no public holidays known for {country!r}/{subdivision!r}: {exc}") from None
+            except NotImplementedError:
+                raise CalendarError(N_("no public holidays known for country %(country)s, region %(region)s"),
+                                    country=country, region=subdivision or "—") from None
         # Built on demand, one calendar year at a time: parallel lists of interval
         # starts, ends and the open microseconds before each interval.
         self._first_year: int | None = None
@@ -132,6 +149,9 @@ class BusinessCalendar:
         self._starts: list[int] = []
         self._ends: list[int] = []
         self._before: list[int] = []
+        # One calendar is shared by every request of a process; building intervals
+        # on demand must not interleave between threads.
+        self._lock = threading.Lock()
 
     # --- public API ---------------------------------------------------------------
 
@@ -139,6 +159,10 @@ class BusinessCalendar:
         return day in self.closures or (self._public is not None and day in self._public)
 
     def is_open(self, at: datetime) -> bool:
+        with self._lock:
+            return self._is_open(at)
+
+    def _is_open(self, at: datetime) -> bool:
         _require_aware(at, "at")
         t = _to_micros(at)
         self._cover(t)
@@ -147,6 +171,10 @@ class BusinessCalendar:
 
     def next_open(self, at: datetime) -> datetime:
         """`at` itself when open, else the instant the business next opens."""
+        with self._lock:
+            return self._next_open(at)
+
+    def _next_open(self, at: datetime) -> datetime:
         _require_aware(at, "at")
         t = _to_micros(at)
         self._cover(t)
@@ -159,6 +187,10 @@ class BusinessCalendar:
 
     def elapsed(self, start: datetime, end: datetime) -> timedelta:
         """Business time between two instants (negative when `end` comes first)."""
+        with self._lock:
+            return self._elapsed(start, end)
+
+    def _elapsed(self, start: datetime, end: datetime) -> timedelta:
         _require_aware(start, "start")
         _require_aware(end, "end")
         a, b = _to_micros(start), _to_micros(end)
@@ -168,9 +200,13 @@ class BusinessCalendar:
 
     def add(self, start: datetime, delta: timedelta) -> datetime:
         """The instant `delta` of business time after `start` (before it, when negative)."""
+        with self._lock:
+            return self._add(start, delta)
+
+    def _add(self, start: datetime, delta: timedelta) -> datetime:
         _require_aware(start, "start")
         if not isinstance(delta, timedelta):
-            raise ValueError("delta must be a timedelta")
+            raise CalendarError(N_("delta must be a timedelta"))
         t = _to_micros(start)
         self._cover(t)
         step = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
@@ -216,7 +252,7 @@ class BusinessCalendar:
         """Build intervals so that instant `t` lies well inside the built range."""
         year = _from_micros(t).year
         if not _MIN_YEAR <= year <= _MAX_YEAR:
-            raise ValueError(f"{year} is outside the years this calendar handles ({_MIN_YEAR}–{_MAX_YEAR})")
+            raise CalendarError(N_("%(year)s is outside the years this calendar handles"), year=year)
         if self._first_year is None:
             self._build(year - 1, year + 1)
             return
@@ -231,7 +267,7 @@ class BusinessCalendar:
             self._build(self._first_year, self._last_year + 1)
             if len(self._starts) > count:
                 return
-        raise ValueError("the calendar has no opening for years ahead: every open day is a holiday")
+        raise CalendarError(N_("the calendar has no opening for years ahead: every open day is a holiday"))
 
     def _extend_backward(self) -> None:
         for _ in range(_MAX_YEARS_WITHOUT_OPENING):
@@ -239,11 +275,11 @@ class BusinessCalendar:
             self._build(self._first_year - 1, self._last_year)
             if len(self._starts) > count:
                 return
-        raise ValueError("the calendar has no opening for years back: every open day is a holiday")
+        raise CalendarError(N_("the calendar has no opening for years back: every open day is a holiday"))
 
     def _build(self, first_year: int, last_year: int) -> None:
         if not (_MIN_YEAR - 1 <= first_year and last_year <= _MAX_YEAR + 1):
-            raise ValueError("dates outside the years this calendar handles")
+            raise CalendarError(N_("%(year)s is outside the years this calendar handles"), year=first_year)
         spans: list[tuple[int, int]] = []
         day, stop = date(first_year, 1, 1), date(last_year + 1, 1, 1)
         one_day = timedelta(days=1)
