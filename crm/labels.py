@@ -1,6 +1,7 @@
 """What people read for each stored code, in their language."""
 from __future__ import annotations
 
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
@@ -39,10 +40,32 @@ LABELS = {
 }
 
 
+_translated: dict[tuple, str] = {}
+
+
 def label(group: str, value) -> str:
     if value is None:
         return ""
-    return str(LABELS[group].get(value, value))
+    text = LABELS[group].get(value)
+    if text is None:
+        return str(value)
+    # A customer page shows the same few labels a hundred times; gettext costs ~20 µs a call.
+    key = (str(get_locale()), group, value)
+    if key not in _translated:
+        _translated[key] = str(text)
+    return _translated[key]
+
+
+FACES = {-2: "😡", -1: "🙁", 0: "😐", 1: "🙂", 2: "😍"}
+_emotion_options: dict[str, list[tuple[int, str, str]]] = {}
+
+
+def emotion_options() -> list[tuple[int, str, str]]:
+    """(value, face, label) for each emotion, translated once per language."""
+    locale = str(get_locale())
+    if locale not in _emotion_options:
+        _emotion_options[locale] = [(value, face, str(LABELS["emotion"][value])) for value, face in FACES.items()]
+    return _emotion_options[locale]
 
 
 def choices(group: str, values) -> list[SelectChoice]:
@@ -50,4 +73,5 @@ def choices(group: str, values) -> list[SelectChoice]:
 
 
 def init_app(app) -> None:
-    app.jinja_env.globals.update(label=label, emotion_label=lambda v: label("emotion", v))
+    app.jinja_env.globals.update(label=label, emotion_label=lambda v: label("emotion", v),
+                                 emotion_options=emotion_options, faces=FACES)

@@ -50,10 +50,10 @@ Hours = Mapping[int, Iterable[tuple[str, str]]]
 def _minutes(text: str, weekday: int) -> int:
     match = _HHMM.match(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise CalendarError(N_("%(day)s: %(text)s is not a time like 09:00"), day=weekday, text=text)
+        raise CalendarError(N_("weekday %(day)s: %(text)s is not a time like 09:00"), day=weekday, text=text)
     hours, minutes = int(match.group(1)), int(match.group(2))
     if hours == 24 and minutes:
-        raise CalendarError(N_("%(day)s: %(text)s is past midnight; use 24:00 to close at midnight"), day=weekday,
+        raise CalendarError(N_("weekday %(day)s: %(text)s is past midnight; use 24:00 to close at midnight"), day=weekday,
                             text=text)
     return hours * 60 + minutes
 
@@ -75,24 +75,24 @@ def parse_hours(hours: Hours) -> dict[int, tuple[tuple[int, int], ...]]:
         if not 0 <= weekday <= 6 or str(key).strip() not in {str(weekday)}:
             raise CalendarError(N_("unknown weekday %(day)s: use 0 (Monday) to 6 (Sunday)"), day=key)
         if weekday in parsed:
-            raise CalendarError(N_("%(day)s appears twice"), day=weekday)
+            raise CalendarError(N_("weekday %(day)s appears twice"), day=weekday)
         spans = []
         for interval in intervals or ():
             try:
                 start_text, end_text = interval
             except (TypeError, ValueError):
-                raise CalendarError(N_("%(day)s: each interval is a (start, end) pair"), day=weekday) from None
+                raise CalendarError(N_("weekday %(day)s: each interval is a (start, end) pair"), day=weekday) from None
             start, end = _minutes(start_text, weekday), _minutes(end_text, weekday)
             if start >= 24 * 60:
-                raise CalendarError(N_("%(day)s: an interval cannot start at 24:00"), day=weekday)
+                raise CalendarError(N_("weekday %(day)s: an interval cannot start at 24:00"), day=weekday)
             if end <= start:
-                raise CalendarError(N_("%(day)s: %(start)s–%(end)s ends before it starts"), day=weekday,
+                raise CalendarError(N_("weekday %(day)s: %(start)s–%(end)s ends before it starts"), day=weekday,
                                     start=start_text, end=end_text)
             spans.append((start, end))
         spans.sort()
         for (_, previous_end), (next_start, _) in zip(spans, spans[1:], strict=False):
             if next_start < previous_end:
-                raise CalendarError(N_("%(day)s: intervals overlap"), day=weekday)
+                raise CalendarError(N_("weekday %(day)s: intervals overlap"), day=weekday)
         parsed[weekday] = tuple(spans)
     if not any(parsed.values()):
         raise CalendarError(N_("the calendar has no open hours at all"))

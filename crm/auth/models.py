@@ -43,7 +43,7 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
-    team: Mapped[Team | None] = relationship(lazy="joined")
+    team: Mapped[Team | None] = relationship()
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password)
@@ -73,7 +73,7 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship()
 
 
 class LoginAttempt(db.Model):

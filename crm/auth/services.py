@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload
 
 from crm import audit
 from crm.auth.models import ROLES, TEAM_KINDS, ApiToken, LoginAttempt, Team, User
@@ -140,7 +141,7 @@ def active_staff() -> list[User]:
 def list_users(page: int = 1, per_page: int = 50):
     from crm.pagination import paginate
 
-    return paginate(select(User).order_by(User.name, User.id), page, per_page)
+    return paginate(select(User).options(joinedload(User.team)).order_by(User.name, User.id), page, per_page)
 
 
 # --- teams -----------------------------------------------------------------
@@ -216,7 +217,8 @@ def revoke_token(actor: User, token_id: int, now: datetime) -> ApiToken:
 def user_for_token(secret: str, now: datetime) -> User | None:
     if not secret or len(secret) > 200 or not secret.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
+    token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                              .where(ApiToken.token_hash == hash_token(secret)))
     if token is None or token.revoked_at is not None or not token.user.is_active:
         return None
     # Touch at most every few minutes, so reads do not each cost a write.

@@ -36,7 +36,7 @@ class Customer(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
-    owner: Mapped[User | None] = relationship(lazy="joined")
+    owner: Mapped[User | None] = relationship()
 
     __table_args__ = (Index("ix_customers_sort_name", "sort_name", "id"),)
 
@@ -54,7 +54,7 @@ class StageChange(db.Model):
     rule: Mapped[str | None] = mapped_column(String(80))
     reason: Mapped[str] = mapped_column(Text, default="")
 
-    user: Mapped[User | None] = relationship(lazy="joined")
+    user: Mapped[User | None] = relationship()
 
     __table_args__ = (Index("ix_stage_changes_customer_at", "customer_id", "at"),)
 

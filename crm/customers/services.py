@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import delete, insert, literal, select, union_all
+from sqlalchemy import bindparam, delete, func, insert, literal, select, union_all
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm import audit
 from crm.auth.models import User
@@ -20,6 +22,7 @@ from crm.customers.lifecycle import (
 from crm.customers.models import Customer, CustomerSearchTerm, StageChange
 from crm.domain import N_, Cleaner, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
+from crm.moments.models import Commitment, Moment, MomentType
 from crm.pagination import Page, paginate
 
 EDITABLE = ("name", "email", "phone", "company", "segment", "loyalty", "tier", "language",
@@ -145,13 +148,19 @@ def search_customers(q: str = "", *, stage: str | None = None, segment: str | No
         stmt = stmt.where(Customer.segment == segment)
     if owner_id:
         stmt = stmt.where(Customer.owner_id == owner_id)
-    return paginate(stmt.order_by(Customer.sort_name, Customer.id), page, per_page)
+    return paginate(stmt.options(joinedload(Customer.owner)).order_by(Customer.sort_name, Customer.id),
+                    page, per_page)
 
 
 def segments() -> list[str]:
-    return list(db.session.scalars(
-        select(Customer.segment).where(Customer.segment.is_not(None)).distinct().order_by(Customer.segment)
-    ))
+    """The distinct segments in order. SELECT DISTINCT reads the whole segment index
+    (~10 ms at 100,000 customers, on every search page); this "loose index scan" seeks
+    once per distinct value instead, on SQLite and PostgreSQL alike."""
+    walk = select(func.min(Customer.segment).label("segment")).cte("segments", recursive=True)
+    following = (select(Customer.segment).where(Customer.segment > walk.c.segment)
+                 .order_by(Customer.segment).limit(1).scalar_subquery())
+    walk = walk.union_all(select(following).where(walk.c.segment.is_not(None)))
+    return list(db.session.scalars(select(walk.c.segment).where(walk.c.segment.is_not(None))))
 
 
 def stage_history(customer: Customer) -> list[StageChange]:
@@ -161,35 +170,48 @@ def stage_history(customer: Customer) -> list[StageChange]:
     ))
 
 
-def timeline(customer: Customer, page: int = 1, per_page: int = 20) -> Page:
+TIMELINE_PAGE = 12
+
+
+@cache
+def _timeline_entries():
+    """Every timeline entry of one customer as (kind, id, at), newest first; built once."""
+    customer_id = bindparam("customer_id")
+    entries = union_all(
+        select(literal("moment").label("kind"), Moment.id.label("id"), Moment.occurred_at.label("at"))
+        .where(Moment.customer_id == customer_id),
+        select(literal("stage").label("kind"), StageChange.id, StageChange.at)
+        .where(StageChange.customer_id == customer_id),
+        select(literal("met").label("kind"), Commitment.id, Commitment.met_at)
+        .where(Commitment.customer_id == customer_id, Commitment.met_at.is_not(None)),
+    ).subquery()
+    return select(entries.c.kind, entries.c.id, entries.c.at).order_by(
+        entries.c.at.desc(), entries.c.kind, entries.c.id.desc())
+
+
+def timeline(customer: Customer, page: int = 1, per_page: int = TIMELINE_PAGE) -> Page:
     """Moments, closed commitments and stage changes of one customer, newest first.
 
     One UNION query pages over the three kinds by instant; the page's rows are then
     loaded with one query per kind, so a page costs the same however long the history.
     """
-    from crm.moments.models import Commitment, Moment
-
-    entries = union_all(
-        select(literal("moment").label("kind"), Moment.id.label("id"), Moment.occurred_at.label("at"))
-        .where(Moment.customer_id == customer.id),
-        select(literal("stage").label("kind"), StageChange.id, StageChange.at)
-        .where(StageChange.customer_id == customer.id),
-        select(literal("met").label("kind"), Commitment.id, Commitment.met_at)
-        .where(Commitment.customer_id == customer.id, Commitment.met_at.is_not(None)),
-    ).subquery()
-    stmt = select(entries.c.kind, entries.c.id, entries.c.at).order_by(
-        entries.c.at.desc(), entries.c.kind, entries.c.id.desc())
-    rows = paginate(stmt, page, per_page, scalars=False)
+    rows = paginate(_timeline_entries(), page, per_page, scalars=False, count=False,
+                    params={"customer_id": customer.id})
     ids: dict[str, list[int]] = {"moment": [], "stage": [], "met": []}
     for kind, row_id, _ in rows.items:
         ids[kind].append(row_id)
-    loaded = {kind: _by_id(model, ids[kind])
-              for kind, model in (("moment", Moment), ("stage", StageChange), ("met", Commitment))}
+    # Each kind loads just what its entry shows.
+    loaded = {
+        "moment": _by_id(Moment, ids["moment"], joinedload(Moment.moment_type).load_only(MomentType.name),
+                         joinedload(Moment.staff).load_only(User.name), selectinload(Moment.commitments)),
+        "stage": _by_id(StageChange, ids["stage"], joinedload(StageChange.user).load_only(User.name)),
+        "met": _by_id(Commitment, ids["met"]),
+    }
     rows.items = [(kind, loaded[kind][row_id]) for kind, row_id, _ in rows.items]
     return rows
 
 
-def _by_id(model, ids: list[int]) -> dict:
+def _by_id(model, ids: list[int], *options) -> dict:
     if not ids:
         return {}
-    return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+    return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)).options(*options))}

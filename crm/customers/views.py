@@ -10,7 +10,7 @@ from crm.customers import services
 from crm.customers.forms import CustomerForm, SearchForm, StageForm
 from crm.domain import DomainError
 from crm.extensions import db
-from crm.moments.catalog import list_moment_types
+from crm.moments.catalog import moment_type_choices
 from crm.moments.forms import MomentForm
 from crm.moments.services import recent_moments
 from crm.types import utc_now
@@ -61,7 +61,7 @@ def detail(customer_id: int):
 
 def render_customer(customer, *, moment_form=None, stage_form=None, status=200):
     recent = recent_moments(customer)
-    moment_form = moment_form or MomentForm(moment_types=list_moment_types(), recent=recent,
+    moment_form = moment_form or MomentForm(moment_types=moment_type_choices(), recent=recent,
                                             staff=active_staff(), staff_id=current_user.id)
     stage_form = stage_form or StageForm(prefix="stage")
     return render_template(

@@ -6,6 +6,17 @@ not interface text, so it is not translated.
 
 BUSINESS = "Bicicletas Rivera S.L."
 
+# The shop's opening hours: split shifts on weekdays, Saturday mornings, Valencian holidays.
+CALENDAR = {
+    "name": "Horario de la tienda",
+    "timezone": "Europe/Madrid",
+    "hours": {str(day): [["09:30", "14:00"], ["16:30", "20:00"]] for day in range(5)} | {"5": [["10:00", "14:00"]]},
+    "country": "ES",
+    "subdivision": "VC",
+    "closures": ["2026-12-24", "2026-12-31"],
+    "is_default": True,
+}
+
 TEAMS = [
     {"name": "Atención al cliente", "kind": "internal", "description": "Teléfono, correo y reseñas."},
     {"name": "Ventas", "kind": "internal", "description": "Tienda de la calle Cirilo Amorós."},

@@ -12,12 +12,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import accumulate
 
 from faker import Faker
 
 from crm.customers.lifecycle import STAGES
 from crm.customers.search import sort_key, terms_for
 from crm.demo import catalog
+from crm.moments.commitments import plan
 
 EMAIL_DOMAINS = ["gmail.com", "hotmail.es", "yahoo.es", "outlook.es", "telefonica.net", "icloud.com"]
 TIER_WEIGHTS = (("basic", 20), ("standard", 65), ("premium", 15))
@@ -33,6 +35,9 @@ class TypeInfo:
     channel: str
     cost: Decimal
     levels: dict  # tier -> (first_response_hours, resolution_hours)
+    calendar: object = None  # crm.sla.BusinessCalendar the deadlines run on
+    calendar_id: int | None = None
+    warn_ratio: Decimal = Decimal("0.75")
 
 
 @dataclass
@@ -128,12 +133,14 @@ class DemoGenerator:
     def moments(self, customers: list[CustomerInfo], count: int, batch: int = 10000):
         """Yield (moment rows, commitment rows) batches, about `count` moments in all."""
         made = 0
-        weights = [3 if c.stage in ("active", "loyal", "promoter", "at_risk") else 1 for c in customers]
+        # Cumulative weights once: choices() would otherwise re-add them on every draw.
+        cum_weights = list(accumulate(3 if c.stage in ("active", "loyal", "promoter", "at_risk") else 1
+                                      for c in customers))
         while made < count:
             moments, commitments = [], []
             target = min(batch, count - made)
             while len(moments) < target:
-                customer = self.rng.choices(customers, weights=weights)[0]
+                customer = self.rng.choices(customers, cum_weights=cum_weights)[0]
                 self._contact(customer, moments, commitments)
             made += len(moments)
             yield moments, commitments
@@ -184,17 +191,20 @@ class DemoGenerator:
         for kind, hours in zip(("first_response", "resolution"), info.levels.get(customer.tier, (None, None)), strict=True):
             if hours is None:
                 continue
-            due = moment["occurred_at"] + timedelta(hours=float(hours))
+            deadline = plan(info.calendar, moment["occurred_at"], hours, info.warn_ratio)
+            due = deadline.due_at
             met_at = None
             if moment["outcome"] == "resolved":
                 met_at = moment["occurred_at"]
             elif self.now - moment["occurred_at"] > SETTLED_AFTER:
                 # Settled long ago: mostly in time, sometimes late.
-                met_at = moment["occurred_at"] + timedelta(hours=float(hours) * self.rng.uniform(0.1, 1.3))
+                met_at = info.calendar.add(moment["occurred_at"],
+                                           timedelta(hours=float(hours) * self.rng.uniform(0.1, 1.3)))
             rows.append({
                 "id": self.ids.commitment, "moment_id": moment["id"], "customer_id": customer.id,
                 "owner_id": moment["staff_id"], "kind": kind, "status": "met" if met_at else "open",
-                "starts_at": moment["occurred_at"], "due_at": due, "warn_ratio": Decimal("0.75"),
+                "calendar_id": info.calendar_id, "starts_at": moment["occurred_at"], "due_at": due,
+                "warn_at": deadline.warn_at, "warned_at": None, "paused_at": None, "remaining_seconds": None,
                 "met_at": met_at, "met_by_id": moment["staff_id"] if met_at else None, "breached_at": None,
             })
             self.ids.commitment += 1

@@ -7,6 +7,7 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select, text
 
 from crm.auth.models import Team, User
+from crm.calendars.services import arithmetic, default_calendar, save_calendar
 from crm.customers.models import Customer, CustomerSearchTerm, StageChange
 from crm.demo import catalog
 from crm.demo.generator import DemoGenerator, Ids, TypeInfo
@@ -34,6 +35,7 @@ def seed_demo(*, customers: int, moments: int, seed: int, now: datetime) -> dict
         staff.append(user)
     db.session.flush()
     admin = staff[0]
+    save_calendar(admin, None, catalog.CALENDAR, now)
     types = []
     for spec in catalog.MOMENT_TYPES:
         data = {k: v for k, v in spec.items() if k not in ("team", "levels")}
@@ -43,13 +45,20 @@ def seed_demo(*, customers: int, moments: int, seed: int, now: datetime) -> dict
     summary = load_customers_and_moments(
         now=now, seed=seed, customers=customers, moments=moments,
         staff_ids=[u.id for u in staff if u.role != "admin"], types=types)
-    return {"teams": len(teams), "staff": len(staff), "moment types": len(types), **summary}
+    return {"teams": len(teams), "staff": len(staff), "calendars": 1, "moment types": len(types), **summary}
 
 
 def type_infos(types: list[MomentType]) -> list[TypeInfo]:
-    return [TypeInfo(id=t.id, code=t.code, phase=t.phase, channel=t.channel, cost=Decimal(t.cost),
-                     levels={sl.tier: (sl.first_response_hours, sl.resolution_hours) for sl in t.service_levels})
-            for t in types]
+    fallback = default_calendar()
+    infos = []
+    for t in types:
+        calendar = t.calendar or fallback
+        infos.append(TypeInfo(
+            id=t.id, code=t.code, phase=t.phase, channel=t.channel, cost=Decimal(t.cost),
+            levels={sl.tier: (sl.first_response_hours, sl.resolution_hours) for sl in t.service_levels},
+            calendar=arithmetic(calendar), calendar_id=calendar.id if calendar else None,
+            warn_ratio=Decimal(t.warn_ratio)))
+    return infos
 
 
 def next_ids() -> Ids:

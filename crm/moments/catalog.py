@@ -5,9 +5,11 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm import audit
 from crm.auth.models import ROLES, Team, User
+from crm.calendars.models import Calendar
 from crm.customers.lifecycle import TIERS
 from crm.domain import N_, Cleaner, Conflict, Forbidden, NotFound
 from crm.extensions import db
@@ -110,6 +112,18 @@ def _clean(data: dict, *, creating: bool) -> dict:
             c.fail("team_id", N_("no such team"))
         else:
             out["team_id"] = team_id
+    if given("calendar_id"):
+        calendar_id = data.get("calendar_id")
+        if calendar_id in (None, "", 0):
+            out["calendar_id"] = None
+        elif isinstance(calendar_id, bool) or not isinstance(calendar_id, int) \
+                or db.session.get(Calendar, calendar_id) is None:
+            c.fail("calendar_id", N_("no such calendar"))
+        else:
+            out["calendar_id"] = calendar_id
+    if given("warn_ratio"):
+        ratio = parse_decimal(c, "warn_ratio", data.get("warn_ratio"), maximum=Decimal("1"))
+        out["warn_ratio"] = Decimal("0.75") if ratio is None else ratio
     if given("cost"):
         out["cost"] = parse_decimal(c, "cost", data.get("cost"), maximum=MAX_COST) or Decimal("0.00")
     for key in ("process", "objective", *BLUEPRINT_LANES):
@@ -164,10 +178,18 @@ def _replace_levels(moment_type: MomentType, levels: list[dict]) -> None:
 
 
 def list_moment_types(*, include_inactive: bool = False) -> list[MomentType]:
-    stmt = select(MomentType).order_by(MomentType.phase, MomentType.name)
+    stmt = select(MomentType).options(selectinload(MomentType.service_levels), joinedload(MomentType.team)) \
+        .order_by(MomentType.phase, MomentType.name)
     if not include_inactive:
         stmt = stmt.where(MomentType.active.is_(True))
     return list(db.session.scalars(stmt))
+
+
+def moment_type_choices() -> list:
+    """(code, name, phase) of the types in use, for the log form's chooser."""
+    return list(db.session.execute(
+        select(MomentType.code, MomentType.name, MomentType.phase).where(MomentType.active.is_(True))
+        .order_by(MomentType.phase, MomentType.name)))
 
 
 def get_moment_type(ref) -> MomentType:

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import Team, User
+from crm.calendars.models import Calendar
 from crm.customers.models import Customer
 from crm.extensions import db
 from crm.types import UTCDateTime, utc_now
@@ -51,6 +52,10 @@ class MomentType(db.Model):
     phase: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))
     team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
+    # The calendar its service levels run on; none means the company default.
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendars.id", ondelete="SET NULL"))
+    # Share of the allowed time after which an open commitment is flagged at risk.
+    warn_ratio: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("0.75"))
     owner_role: Mapped[str] = mapped_column(String(20), default="agent")
     # [{"who": "Envíos Levante", "does": "delivers and collects the signature"}]
     participants: Mapped[list] = mapped_column(JSON, default=list)
@@ -65,11 +70,12 @@ class MomentType(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
-    team: Mapped[Team | None] = relationship(lazy="joined")
+    # Relationships load when used; queries that show them ask for them (joinedload).
+    team: Mapped[Team | None] = relationship()
+    calendar: Mapped[Calendar | None] = relationship()
     service_levels: Mapped[list["ServiceLevel"]] = relationship(
         back_populates="moment_type",
         cascade="all, delete-orphan",
-        lazy="selectin",
         order_by="ServiceLevel.tier",
     )
 
@@ -120,12 +126,10 @@ class Moment(db.Model):
     incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
-    customer: Mapped[Customer] = relationship(lazy="joined")
-    moment_type: Mapped[MomentType] = relationship(lazy="joined")
-    staff: Mapped[User | None] = relationship(lazy="joined")
-    commitments: Mapped[list["Commitment"]] = relationship(
-        back_populates="moment", lazy="selectin", order_by="Commitment.due_at"
-    )
+    customer: Mapped[Customer] = relationship()
+    moment_type: Mapped[MomentType] = relationship()
+    staff: Mapped[User | None] = relationship()
+    commitments: Mapped[list["Commitment"]] = relationship(back_populates="moment", order_by="Commitment.due_at")
 
     __table_args__ = (
         Index("ix_moments_customer_occurred", "customer_id", "occurred_at"),
@@ -144,19 +148,27 @@ class Commitment(db.Model):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # Deadlines are computed on this calendar (none: the default at the time, or clock time).
+    calendar_id: Mapped[int | None] = mapped_column(ForeignKey("calendars.id", ondelete="SET NULL"))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    warn_ratio: Mapped[Decimal] = mapped_column(Numeric(4, 2), default=Decimal("0.75"))
+    # When it counts as at risk, and when the sweep flagged it so.
+    warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Waiting on the customer: the clock stops, keeping the business time that was left.
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    remaining_seconds: Mapped[int | None] = mapped_column(Integer)
     met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     met_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     moment: Mapped[Moment] = relationship(back_populates="commitments")
-    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id], lazy="joined")
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
 
     __table_args__ = (
         UniqueConstraint("moment_id", "kind"),
         Index("ix_commitments_status_due", "status", "due_at"),
+        Index("ix_commitments_status_warn", "status", "warn_at"),
         Index("ix_commitments_owner_status_due", "owner_id", "status", "due_at"),
         Index("ix_commitments_customer", "customer_id"),
     )
@@ -166,4 +178,8 @@ class Commitment(db.Model):
         return self.met_at or self.breached_at
 
     def is_overdue(self, now: datetime) -> bool:
-        return self.status in OPEN_STATUSES and self.due_at <= now
+        return self.status == "open" and self.due_at <= now
+
+    def is_at_risk(self, now: datetime) -> bool:
+        """Past its warning share of the allowed time, not yet due."""
+        return (self.status == "open" and self.warn_at is not None and self.warn_at <= now < self.due_at)

@@ -8,11 +8,13 @@ from sqlalchemy.orm import joinedload
 
 from crm import audit
 from crm.auth.models import User
+from crm.calendars.models import Calendar
+from crm.calendars.services import arithmetic, default_calendar
 from crm.customers.models import Customer
 from crm.domain import N_, Cleaner, Conflict, NotFound
 from crm.extensions import db
+from crm.moments import commitments as rules
 from crm.moments.catalog import MAX_COST, get_moment_type, parse_decimal
-from crm.moments.commitments import due_instant
 from crm.moments.models import (
     CHANNELS,
     COMMITMENT_KINDS,
@@ -128,18 +130,23 @@ def _create_commitments(moment: Moment, customer: Customer, moment_type) -> None
     level = moment_type.service_level_for(customer.tier)
     if level is None:
         return
+    calendar = moment_type.calendar or default_calendar()
+    business = arithmetic(calendar)
     resolved = moment.outcome == "resolved"
     for kind in COMMITMENT_KINDS:
         hours = level.target_hours(kind)
         if hours is None:
             continue
+        deadline = rules.plan(business, moment.occurred_at, hours, moment_type.warn_ratio)
         db.session.add(Commitment(
             moment=moment,
             customer_id=moment.customer_id,
             owner_id=moment.staff_id,
             kind=kind,
+            calendar_id=calendar.id if calendar else None,
             starts_at=moment.occurred_at,
-            due_at=due_instant(moment.occurred_at, hours),
+            due_at=deadline.due_at,
+            warn_at=deadline.warn_at,
             # Solved during the contact itself: the promise is kept on the spot.
             status="met" if resolved else "open",
             met_at=moment.occurred_at if resolved else None,
@@ -149,10 +156,12 @@ def _create_commitments(moment: Moment, customer: Customer, moment_type) -> None
 
 def _answer_incident(actor: User, moment: Moment, now: datetime) -> None:
     kinds = ["first_response"] + (["resolution"] if moment.outcome == "resolved" else [])
+    # The incident's contacts first, then their commitments: both by index. A join
+    # lets SQLite start from every open commitment instead (350 ms at a million).
+    contacts = list(db.session.scalars(select(Moment.id).where(Moment.incident_id == moment.incident_id)))
     pending = db.session.scalars(
-        select(Commitment).join(Moment, Commitment.moment_id == Moment.id)
-        .where(Moment.incident_id == moment.incident_id, Commitment.kind.in_(kinds),
-               Commitment.status.in_(OPEN_STATUSES))
+        select(Commitment).where(Commitment.moment_id.in_(contacts), Commitment.kind.in_(kinds),
+                                 Commitment.status.in_(OPEN_STATUSES))
     )
     for commitment in pending:
         commitment.status = "met"
@@ -190,13 +199,51 @@ def mark_met(actor: User, commitment: Commitment, now: datetime) -> Commitment:
     commitment.status = "met"
     commitment.met_at = now
     commitment.met_by_id = actor.id
+    commitment.paused_at = commitment.remaining_seconds = None
     db.session.flush()
     audit.record(actor, "commitment.met", "commitment", commitment.id, now)
     return commitment
 
 
+def _calendar_of(commitment: Commitment):
+    calendar = db.session.get(Calendar, commitment.calendar_id) if commitment.calendar_id else None
+    return arithmetic(calendar)
+
+
+def pause_commitment(actor: User, commitment: Commitment, now: datetime) -> Commitment:
+    """Waiting on the customer: the clock stops and keeps the business time that was left."""
+    if commitment.status != "open":
+        raise Conflict(N_("only an open commitment can be paused"), "status")
+    if commitment.due_at <= now:
+        raise Conflict(N_("this commitment is already past due"), "status")
+    commitment.remaining_seconds = rules.remaining_at_pause(_calendar_of(commitment), commitment.due_at, now)
+    commitment.paused_at = now
+    commitment.status = "paused"
+    db.session.flush()
+    audit.record(actor, "commitment.paused", "commitment", commitment.id, now)
+    return commitment
+
+
+def resume_commitment(actor: User, commitment: Commitment, now: datetime) -> Commitment:
+    """The clock starts again; the deadline moves by the business time spent paused."""
+    if commitment.status != "paused":
+        raise Conflict(N_("only a paused commitment can be resumed"), "status")
+    deadline = rules.resumed(_calendar_of(commitment), now=now, remaining_seconds=commitment.remaining_seconds or 0,
+                             paused_at=commitment.paused_at, warn_at=commitment.warn_at)
+    commitment.due_at, commitment.warn_at = deadline.due_at, deadline.warn_at
+    commitment.status = "open"
+    commitment.paused_at = commitment.remaining_seconds = None
+    db.session.flush()
+    audit.record(actor, "commitment.resumed", "commitment", commitment.id, now)
+    return commitment
+
+
 def _commitments_query():
-    return select(Commitment).options(joinedload(Commitment.moment))
+    """Commitments with what a queue row shows: customer, contact type, owner."""
+    return select(Commitment).options(
+        joinedload(Commitment.moment).joinedload(Moment.customer),
+        joinedload(Commitment.moment).joinedload(Moment.moment_type),
+        joinedload(Commitment.owner))
 
 
 def open_commitments(*, owner_id: int | None = None, page: int = 1, per_page: int = 25) -> Page:
@@ -226,6 +273,6 @@ def list_commitments(*, status: str | None = None, customer_id: int | None = Non
 
 def recent_moments(customer: Customer, limit: int = 10) -> list[Moment]:
     return list(db.session.scalars(
-        select(Moment).where(Moment.customer_id == customer.id)
+        select(Moment).where(Moment.customer_id == customer.id).options(joinedload(Moment.moment_type))
         .order_by(Moment.occurred_at.desc(), Moment.id.desc()).limit(limit)
     ))

@@ -16,7 +16,7 @@ from crm.domain import DomainError
 from crm.extensions import db
 from crm.forms import ActionForm
 from crm.moments import services
-from crm.moments.catalog import list_moment_types
+from crm.moments.catalog import moment_type_choices
 from crm.moments.forms import MomentForm
 from crm.security import is_safe_next
 from crm.types import utc_now
@@ -48,7 +48,7 @@ def log(customer_id: int):
 
     customer = get_customer(customer_id)
     recent = services.recent_moments(customer)
-    form = MomentForm(moment_types=list_moment_types(), recent=recent, staff=active_staff())
+    form = MomentForm(moment_types=moment_type_choices(), recent=recent, staff=active_staff())
     if form.validate_on_submit():
         zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
         try:
