@@ -19,12 +19,9 @@ import argparse
 import hashlib
 import json
 import os
-import random
 import sys
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from itertools import accumulate
 from pathlib import Path
 
 from bench import DATA_DIR, PROJECT_DIR
@@ -48,20 +45,14 @@ def sources_fingerprint(seed: int) -> str:
     """What the cache depends on: the migrations, and a sample of what the demo
     generator produces with this seed (customers, search terms, histories, contacts
     and commitments). Edits that change neither keep the cache."""
-    from decimal import Decimal
-
     from crm.demo import catalog
-    from crm.demo.generator import DemoGenerator, TypeInfo
+    from crm.demo.generator import DemoGenerator
 
     digest = hashlib.sha256(f"seed={seed}".encode())
     for file in sorted((PROJECT_DIR / MIGRATIONS).glob("*.py")):
         digest.update(file.name.encode())
         digest.update(file.read_bytes())
-    types = [TypeInfo(id=i, code=spec["code"], phase=spec["phase"], channel=spec["channel"],
-                      cost=Decimal(spec["cost"]),
-                      levels={level["tier"]: (level["first_response_hours"], level["resolution_hours"])
-                              for level in spec["levels"]})
-             for i, spec in enumerate(catalog.MOMENT_TYPES, start=1)]
+    types = demo_type_infos()
     staff_ids = list(range(2, len(catalog.STAFF) + 1))
     generator = DemoGenerator(now=SAMPLE_NOW, staff_ids=staff_ids, types=types, seed=seed)
     infos = []
@@ -73,6 +64,29 @@ def sources_fingerprint(seed: int) -> str:
     for batch in generator.moments(infos, 1000):
         digest.update(repr(batch).encode())
     return digest.hexdigest()[:16]
+
+
+def demo_type_infos():
+    """What `crm.demo.seed.type_infos` hands the generator after `seed_demo`, without a
+    database: the catalog's moment types (ids in catalog order), each on the demo's one
+    calendar (the default, id 1) as `crm.calendars.services.arithmetic` builds it."""
+    from datetime import date
+    from decimal import Decimal
+
+    from crm.demo import catalog
+    from crm.demo.generator import TypeInfo
+    from crm.sla import BusinessCalendar
+
+    spec = catalog.CALENDAR
+    calendar = BusinessCalendar(spec["timezone"], {int(day): spans for day, spans in spec["hours"].items()},
+                                holidays=[date.fromisoformat(d) for d in spec.get("closures") or []],
+                                country=spec.get("country"), subdivision=spec.get("subdivision"))
+    return [TypeInfo(id=i, code=spec["code"], phase=spec["phase"], channel=spec["channel"],
+                     cost=Decimal(spec["cost"]),
+                     levels={level["tier"]: (level["first_response_hours"], level["resolution_hours"])
+                             for level in spec["levels"]},
+                     calendar=calendar, calendar_id=1, warn_ratio=Decimal(spec.get("warn_ratio", "0.75")))
+            for i, spec in enumerate(catalog.MOMENT_TYPES, start=1)]
 
 
 def make_app(path: Path, **overrides):
@@ -91,45 +105,6 @@ def make_app(path: Path, **overrides):
 def remove_database(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(str(path) + suffix).unlink(missing_ok=True)
-
-
-class _CachedChoicesRandom(random.Random):
-    """`Random.choices(population, weights=w)` re-accumulates `w` on every call: with
-    100,000 customers that is ~2 ms per generated contact, 40 minutes for a million.
-    This keeps the accumulated list per weights list, which yields exactly the same
-    draws (choices() does the same bisect over the same cumulative sums)."""
-
-    def __init__(self, seed):
-        super().__init__(seed)
-        self._cumulative: dict[int, tuple[list, list]] = {}
-
-    def choices(self, population, weights=None, *, cum_weights=None, k=1):
-        if weights is not None and cum_weights is None and len(weights) > 64:
-            cached = self._cumulative.get(id(weights))
-            if cached is None or cached[0] is not weights:
-                cached = (weights, list(accumulate(weights)))  # keeps `weights` alive: ids stay unique
-                self._cumulative[id(weights)] = cached
-            weights, cum_weights = None, cached[1]
-        return super().choices(population, weights, cum_weights=cum_weights, k=k)
-
-
-@contextmanager
-def _fast_generator():
-    """Have `load_customers_and_moments` use the generator with cached weights."""
-    from crm.demo import seed
-    from crm.demo.generator import DemoGenerator
-
-    class BenchGenerator(DemoGenerator):
-        def __post_init__(self):
-            super().__post_init__()
-            self.rng = _CachedChoicesRandom(self.seed)  # nothing was drawn yet: same stream
-
-    original = seed.DemoGenerator
-    seed.DemoGenerator = BenchGenerator
-    try:
-        yield
-    finally:
-        seed.DemoGenerator = original
 
 
 class _Progress:
@@ -177,10 +152,9 @@ def build_database(path: Path, *, customers: int, moments: int, seed: int = DEFA
         # What seed_demo passes to load_customers_and_moments, so the data is the demo's.
         staff_ids = list(db.session.scalars(select(User.id).where(User.role != "admin").order_by(User.id)))
         types = list(db.session.scalars(select(MomentType).order_by(MomentType.id)))
-        with _fast_generator():
-            summary = load_customers_and_moments(
-                now=now, seed=seed, customers=customers, moments=moments, staff_ids=staff_ids,
-                types=types, progress=_Progress({"customers": customers, "moments": moments}, log))
+        summary = load_customers_and_moments(
+            now=now, seed=seed, customers=customers, moments=moments, staff_ids=staff_ids,
+            types=types, progress=_Progress({"customers": customers, "moments": moments}, log))
         db.session.commit()
         db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         db.session.remove()

@@ -83,5 +83,6 @@ def register_commands(app: Flask) -> None:
 from crm import audit  # noqa: E402,F401
 from crm.auth import models as _auth_models  # noqa: E402,F401
 from crm.calendars import models as _calendar_models  # noqa: E402,F401
+from crm.compensations import models as _compensation_models  # noqa: E402,F401
 from crm.customers import models as _customer_models  # noqa: E402,F401
 from crm.moments import models as _moment_models  # noqa: E402,F401

@@ -74,6 +74,49 @@ def seed_demo(customers, moments, seed):
     click.echo("demo logins (password 'demo'): admin@demo.local, supervisor@demo.local, agent@demo.local")
 
 
+def _parse_now(value: str | None):
+    from datetime import datetime
+
+    if not value:
+        return utc_now()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use an ISO instant like 2026-11-23T10:00:00+01:00") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("give the instant a time zone, e.g. +00:00")
+    return moment
+
+
+@crm_cli.command("sweep")
+@click.option("--now", "now_text", help="Sweep as of this ISO instant (default: now).")
+def sweep(now_text):
+    """Break past-due commitments, flag those at risk, propose compensations."""
+    from crm.moments.sweep import sweep_commitments
+
+    result = sweep_commitments(_parse_now(now_text))
+    db.session.commit()
+    click.echo(f"breached {result.breached}, at risk {result.at_risk}, "
+               f"compensations proposed {result.proposed}, issued {result.issued}")
+
+
+@crm_cli.command("scheduler")
+def scheduler():
+    """Run the scheduler process (sweep every minute). Start exactly one beside the web server."""
+    import logging
+
+    from flask import current_app
+
+    from crm.scheduler import build_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    click.echo("scheduler running: sweep_commitments every minute (Ctrl-C stops it)")
+    try:
+        build_scheduler(current_app._get_current_object()).start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
 @crm_cli.command("is-empty")
 def is_empty():
     """Exit 0 when the database holds no staff account yet (used by `make run`)."""

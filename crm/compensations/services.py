@@ -1,0 +1,364 @@
+"""Compensations: proposed when a promise breaks, decided by supervisors, issued, counted."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import joinedload
+
+from crm import audit
+from crm.auth.models import ROLES, User
+from crm.compensations import rules
+from crm.compensations.models import (
+    KINDS,
+    Compensation,
+    CompensationPolicy,
+    CustomerNotice,
+    GoodwillLimit,
+)
+from crm.customers.lifecycle import TIERS
+from crm.customers.models import Customer
+from crm.domain import N_, Cleaner, Conflict, Forbidden, NotFound
+from crm.extensions import db
+from crm.moments.catalog import MAX_COST, parse_decimal
+from crm.moments.models import Commitment, Moment, MomentType
+from crm.pagination import Page, paginate
+
+DECIDED = ("approved", "issued", "rejected")
+GRANTED = ("approved", "issued")
+
+
+def _terms(policy: CompensationPolicy) -> rules.PolicyTerms:
+    return rules.PolicyTerms(
+        id=policy.id, moment_type_id=policy.moment_type_id, tier=policy.tier, kind=policy.kind,
+        value=policy.value, cost=policy.cost, requires_approval=policy.requires_approval,
+        escalate_after=policy.escalate_after, escalated_value=policy.escalated_value, cap_value=policy.cap_value)
+
+
+# --- proposals from the sweep ---------------------------------------------------------
+
+@dataclass
+class ProposalCounts:
+    proposed: int = 0
+    issued: int = 0
+
+
+def propose_for_breaches(commitment_ids: list[int], now: datetime) -> ProposalCounts:
+    """One compensation per newly breached commitment that a policy covers.
+
+    Works in bulk: the commitments, the policies and each customer's recent breaches
+    and granted value are read with a handful of queries, whatever the batch size.
+    """
+    counts = ProposalCounts()
+    if not commitment_ids:
+        return counts
+    policies = list(db.session.scalars(select(CompensationPolicy).where(CompensationPolicy.active.is_(True))))
+    if not policies:
+        return counts
+    terms = [_terms(p) for p in policies]
+    windows = {p.id: (p.escalation_window_days, p.cap_period_days) for p in policies}
+    breaches = db.session.execute(
+        select(Commitment.id, Commitment.customer_id, Commitment.moment_id, Commitment.kind,
+               Moment.moment_type_id, Customer.tier)
+        .join(Moment, Moment.id == Commitment.moment_id).join(Customer, Customer.id == Commitment.customer_id)
+        .where(Commitment.id.in_(commitment_ids))).all()
+    customers = {b.customer_id for b in breaches}
+    longest = max(max(w) for w in windows.values())
+    history = _customer_history(customers, now - timedelta(days=longest), exclude=set(commitment_ids))
+    rows = []
+    for breach in sorted(breaches, key=lambda b: b.id):
+        policy = rules.choose_policy(terms, breach.moment_type_id, breach.tier)
+        if policy is None:
+            continue
+        escalation_days, cap_days = windows[policy.id]
+        past = history[breach.customer_id]
+        proposal = rules.propose(
+            policy,
+            recent_breaches=sum(1 for at, _ in past["breaches"] if at >= now - timedelta(days=escalation_days)),
+            granted_in_period=sum((v for at, v in past["granted"] if at >= now - timedelta(days=cap_days)),
+                                  Decimal("0")))
+        # Later breaches of the same customer in this batch see the earlier ones.
+        past["breaches"].append((now, breach.id))
+        if proposal.issue_now:
+            past["granted"].append((now, proposal.value))
+        rows.append({
+            "commitment_id": breach.id, "customer_id": breach.customer_id, "moment_id": breach.moment_id,
+            "policy_id": policy.id, "kind": proposal.kind, "value": proposal.value, "cost": proposal.cost,
+            "status": "issued" if proposal.issue_now else "proposed",
+            "reason": f"breach:{breach.kind}", "escalated": proposal.escalated, "over_cap": proposal.over_cap,
+            "proposed_at": now, "decided_at": now if proposal.issue_now else None,
+            "issued_at": now if proposal.issue_now else None, "decision_note": "",
+        })
+    if not rows:
+        return counts
+    created = _insert_new(rows)
+    for compensation_id, customer_id, status in created:
+        if status == "issued":
+            _write_notice(compensation_id, customer_id, now)
+            counts.issued += 1
+        else:
+            counts.proposed += 1
+    return counts
+
+
+def _customer_history(customer_ids: set[int], since: datetime, exclude: set[int]) -> dict:
+    history: dict = defaultdict(lambda: {"breaches": [], "granted": []})
+    if not customer_ids:
+        return history
+    for customer_id, breached_at, commitment_id in db.session.execute(
+            select(Commitment.customer_id, Commitment.breached_at, Commitment.id)
+            .where(Commitment.customer_id.in_(customer_ids), Commitment.status == "breached",
+                   Commitment.breached_at >= since)):
+        if commitment_id not in exclude:
+            history[customer_id]["breaches"].append((breached_at, commitment_id))
+    for customer_id, at, value in db.session.execute(
+            select(Compensation.customer_id, Compensation.proposed_at, Compensation.value)
+            .where(Compensation.customer_id.in_(customer_ids), Compensation.status.in_(GRANTED),
+                   Compensation.proposed_at >= since)):
+        history[customer_id]["granted"].append((at, value))
+    return history
+
+
+def _insert_new(rows: list[dict]) -> list[tuple[int, int, str]]:
+    """Insert, skipping commitments that already have one (a concurrent sweep got there first)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    statement = upsert(Compensation).on_conflict_do_nothing(index_elements=["commitment_id"]).returning(
+        Compensation.id, Compensation.customer_id, Compensation.status)
+    created = []
+    for row in rows:  # RETURNING with ON CONFLICT needs a statement per row on SQLite
+        created.extend(db.session.execute(statement, row).all())
+    return created
+
+
+def _write_notice(compensation_id: int, customer_id: int, now: datetime) -> None:
+    db.session.execute(insert(CustomerNotice).values(
+        idempotency_key=f"compensation-issued:{compensation_id}", customer_id=customer_id,
+        kind="compensation_issued", compensation_id=compensation_id, created_at=now, status="pending"))
+
+
+# --- decisions ------------------------------------------------------------------------
+
+def get_compensation(compensation_id: int) -> Compensation:
+    compensation = db.session.get(Compensation, compensation_id) \
+        if isinstance(compensation_id, int) and 0 < compensation_id < 2**63 else None
+    if compensation is None:
+        raise NotFound(N_("no such compensation"))
+    return compensation
+
+
+def _require_supervisor(actor: User) -> None:
+    if not actor.has_role("supervisor"):
+        raise Forbidden(N_("only supervisors decide compensations"))
+
+
+def approve(actor: User, compensation: Compensation, now: datetime, *, value=None, note=None) -> Compensation:
+    _require_supervisor(actor)
+    if compensation.status != "proposed":
+        raise Conflict(N_("only a proposed compensation can be approved"), "status")
+    c = Cleaner()
+    new_value = parse_decimal(c, "value", value, maximum=MAX_COST)
+    note = c.text("note", note, max_len=1000, multiline=True) or ""
+    c.check()
+    if new_value is not None and new_value != compensation.value:
+        # The cost follows the value in proportion (a cheaper gift costs less).
+        compensation.cost = (compensation.cost * new_value / compensation.value).quantize(Decimal("0.01")) \
+            if compensation.value else new_value
+        compensation.value = new_value
+    compensation.status = "approved"
+    compensation.decided_at, compensation.decided_by_id, compensation.decision_note = now, actor.id, note
+    db.session.flush()
+    audit.record(actor, "compensation.approved", "compensation", compensation.id, now,
+                 value=str(compensation.value), note=note)
+    return compensation
+
+
+def reject(actor: User, compensation: Compensation, reason, now: datetime) -> Compensation:
+    _require_supervisor(actor)
+    if compensation.status != "proposed":
+        raise Conflict(N_("only a proposed compensation can be rejected"), "status")
+    c = Cleaner()
+    reason = c.text("reason", reason, max_len=1000, required=True, multiline=True)
+    c.check()
+    compensation.status = "rejected"
+    compensation.decided_at, compensation.decided_by_id, compensation.decision_note = now, actor.id, reason
+    db.session.flush()
+    audit.record(actor, "compensation.rejected", "compensation", compensation.id, now, reason=reason)
+    return compensation
+
+
+def issue(actor: User, compensation: Compensation, now: datetime) -> Compensation:
+    """Hand it to the customer: it counts as a cost from now and the customer is told."""
+    _require_supervisor(actor)
+    if compensation.status != "approved":
+        raise Conflict(N_("only an approved compensation can be issued"), "status")
+    compensation.status = "issued"
+    compensation.issued_at, compensation.issued_by_id = now, actor.id
+    db.session.flush()
+    _write_notice(compensation.id, compensation.customer_id, now)
+    audit.record(actor, "compensation.issued", "compensation", compensation.id, now)
+    return compensation
+
+
+# --- goodwill on the spot ---------------------------------------------------------------
+
+def goodwill_limit(role: str) -> Decimal:
+    limit = db.session.get(GoodwillLimit, role)
+    return limit.max_value if limit else Decimal("0")
+
+
+def grant_goodwill(actor: User, moment: Moment, data: dict, now: datetime) -> Compensation:
+    """An agent's own gesture while handling a contact, up to the role's limit: issued at once."""
+    c = Cleaner()
+    kind = c.choice("kind", data.get("kind"), KINDS)
+    value = parse_decimal(c, "value", data.get("value"), maximum=MAX_COST, required=True)
+    reason = c.text("reason", data.get("reason"), max_len=1000, required=True, multiline=True)
+    c.check()
+    limit = goodwill_limit(actor.role)
+    if value > limit:
+        raise Forbidden(N_("your role may grant up to %(limit)s on the spot; ask a supervisor for more"),
+                        "value", limit=str(limit))
+    compensation = Compensation(
+        customer_id=moment.customer_id, moment_id=moment.id, kind=kind, value=value, cost=value,
+        status="issued", reason=f"goodwill:{reason}", proposed_at=now, created_by_id=actor.id,
+        decided_at=now, decided_by_id=actor.id, issued_at=now, issued_by_id=actor.id)
+    db.session.add(compensation)
+    db.session.flush()
+    _write_notice(compensation.id, compensation.customer_id, now)
+    audit.record(actor, "compensation.goodwill", "compensation", compensation.id, now, value=str(value))
+    return compensation
+
+
+def set_goodwill_limit(actor: User, role: str, value, now: datetime) -> GoodwillLimit:
+    if not actor.has_role("admin"):
+        raise Forbidden(N_("only admins set goodwill limits"))
+    c = Cleaner()
+    c.choice("role", role, ROLES)
+    amount = parse_decimal(c, "max_value", value, maximum=MAX_COST, required=True)
+    c.check()
+    limit = db.session.get(GoodwillLimit, role) or GoodwillLimit(role=role)
+    limit.max_value = amount
+    db.session.add(limit)
+    db.session.flush()
+    audit.record(actor, "goodwill_limit.set", "goodwill_limit", None, now, role=role, value=str(amount))
+    return limit
+
+
+# --- policies ---------------------------------------------------------------------------
+
+def save_policy(actor: User, policy: CompensationPolicy | None, data: dict, now: datetime) -> CompensationPolicy:
+    if not actor.has_role("admin"):
+        raise Forbidden(N_("only admins manage compensation policies"))
+    c = Cleaner()
+    moment_type_id = data.get("moment_type_id") or None
+    if moment_type_id is not None and (not isinstance(moment_type_id, int) or isinstance(moment_type_id, bool)
+                                       or db.session.get(MomentType, moment_type_id) is None):
+        c.fail("moment_type_id", N_("no such moment type"))
+    tier = c.choice("tier", data.get("tier") or None, TIERS, required=False)
+    kind = c.choice("kind", data.get("kind"), KINDS)
+    value = parse_decimal(c, "value", data.get("value"), maximum=MAX_COST) or Decimal("0.00")
+    cost = parse_decimal(c, "cost", data.get("cost"), maximum=MAX_COST)
+    escalated_value = parse_decimal(c, "escalated_value", data.get("escalated_value"), maximum=MAX_COST)
+    cap_value = parse_decimal(c, "cap_value", data.get("cap_value"), maximum=MAX_COST)
+    numbers = {}
+    for key, default, low, high in (("escalate_after", None, 1, 100), ("escalation_window_days", 90, 1, 3650),
+                                    ("cap_period_days", 365, 1, 3650)):
+        raw = data.get(key)
+        if raw in (None, ""):
+            numbers[key] = default
+        elif isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+            c.fail(key, N_("must be a whole number from %(min)s to %(max)s"), min=low, max=high)
+        else:
+            numbers[key] = raw
+    if escalated_value is not None and numbers.get("escalate_after") is None:
+        c.fail("escalate_after", N_("is required with an escalated value"))
+    c.check()
+    clash = select(CompensationPolicy.id).where(
+        CompensationPolicy.moment_type_id.is_(None) if moment_type_id is None
+        else CompensationPolicy.moment_type_id == moment_type_id,
+        CompensationPolicy.tier.is_(None) if tier is None else CompensationPolicy.tier == tier)
+    if policy is not None:
+        clash = clash.where(CompensationPolicy.id != policy.id)
+    if db.session.scalar(clash) is not None:
+        raise Conflict(N_("a policy for that moment type and tier already exists"), "moment_type_id")
+    if policy is None:
+        policy = CompensationPolicy(created_at=now)
+        db.session.add(policy)
+    policy.moment_type_id, policy.tier, policy.kind = moment_type_id, tier, kind
+    policy.value, policy.cost, policy.escalated_value, policy.cap_value = value, cost, escalated_value, cap_value
+    policy.requires_approval = bool(data.get("requires_approval", True))
+    policy.active = bool(data.get("active", True))
+    for key, number in numbers.items():
+        setattr(policy, key, number)
+    db.session.flush()
+    audit.record(actor, "compensation_policy.saved", "compensation_policy", policy.id, now)
+    return policy
+
+
+def list_policies() -> list[CompensationPolicy]:
+    return list(db.session.scalars(select(CompensationPolicy).options(joinedload(CompensationPolicy.moment_type))
+                                   .order_by(CompensationPolicy.moment_type_id, CompensationPolicy.tier)))
+
+
+# --- review ---------------------------------------------------------------------------------
+
+def list_compensations(*, status=None, customer_id=None, team_id=None, moment_type_id=None, tier=None,
+                       since=None, until=None, page=1, per_page=25) -> Page:
+    stmt = _filtered(select(Compensation), status=status, customer_id=customer_id, team_id=team_id,
+                     moment_type_id=moment_type_id, tier=tier, since=since, until=until)
+    stmt = stmt.options(joinedload(Compensation.customer), joinedload(Compensation.moment).joinedload(Moment.moment_type))
+    return paginate(stmt.order_by(Compensation.proposed_at.desc(), Compensation.id.desc()), page, per_page)
+
+
+def totals(**filters) -> dict:
+    """Count, value and cost per status for the same filters as the list."""
+    stmt = _filtered(select(Compensation.status, func.count(), func.coalesce(func.sum(Compensation.value), 0),
+                            func.coalesce(func.sum(Compensation.cost), 0)), **filters).group_by(Compensation.status)
+    out = {status: {"count": 0, "value": Decimal("0"), "cost": Decimal("0")} for status in
+           ("proposed", "approved", "issued", "rejected")}
+    for status, count, value, cost in db.session.execute(stmt):
+        out[status] = {"count": count, "value": Decimal(value), "cost": Decimal(cost)}
+    return out
+
+
+def _filtered(stmt, *, status=None, customer_id=None, team_id=None, moment_type_id=None, tier=None, since=None,
+              until=None):
+    c = Cleaner()
+    c.choice("status", status, ("proposed", "approved", "issued", "rejected"), required=False)
+    c.choice("tier", tier, TIERS, required=False)
+    c.check()
+    if status:
+        stmt = stmt.where(Compensation.status == status)
+    if customer_id:
+        stmt = stmt.where(Compensation.customer_id == customer_id)
+    if team_id or moment_type_id:
+        stmt = stmt.join(Moment, Moment.id == Compensation.moment_id)
+        if moment_type_id:
+            stmt = stmt.where(Moment.moment_type_id == moment_type_id)
+        if team_id:
+            stmt = stmt.join(MomentType, MomentType.id == Moment.moment_type_id).where(MomentType.team_id == team_id)
+    if tier:
+        stmt = stmt.join(Customer, Customer.id == Compensation.customer_id).where(Customer.tier == tier)
+    if since:
+        stmt = stmt.where(Compensation.proposed_at >= since)
+    if until:
+        stmt = stmt.where(Compensation.proposed_at < until)
+    return stmt
+
+
+def ledger(customer: Customer) -> list[Compensation]:
+    return list(db.session.scalars(select(Compensation).where(Compensation.customer_id == customer.id)
+                                   .order_by(Compensation.proposed_at.desc())))
+
+
+def compensation_cost(customer: Customer) -> Decimal:
+    """What this customer's compensations cost the business (issued ones count)."""
+    return Decimal(db.session.scalar(select(func.coalesce(func.sum(Compensation.cost), 0))
+                                     .where(Compensation.customer_id == customer.id,
+                                            Compensation.status == "issued")))
