@@ -62,6 +62,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CRM_LOGIN_WINDOW_SECONDS": 15 * 60,
         "CRM_LOGIN_MAX_PER_ACCOUNT": 5,
         "CRM_LOGIN_MAX_PER_ADDRESS": 20,
+        # Approving a compensation asks for the password again after this long.
+        "CRM_FRESH_LOGIN_SECONDS": 30 * 60,
         "API_SPEC_OPTIONS": {
             "security": [{"bearerAuth": []}],
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},

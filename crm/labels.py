@@ -32,6 +32,13 @@ LABELS = {
     "language": {"es": _l("Spanish"), "en": _l("English")},
     "emotion": {-2: _l("Very unhappy"), -1: _l("Unhappy"), 0: _l("Neutral"), 1: _l("Happy"),
                 2: _l("Delighted")},
+    "compensation_kind": {
+        "discount": _l("Discount"), "credit": _l("Credit"), "gift": _l("Gift"), "free_service": _l("Free service"),
+        "apology": _l("Apology"),
+    },
+    "compensation_status": {
+        "proposed": _l("Proposed"), "approved": _l("Approved"), "issued": _l("Issued"), "rejected": _l("Rejected"),
+    },
     "lane": {
         "physical_evidence": _l("Physical evidence"), "customer_action": _l("Customer actions"),
         "frontstage_action": _l("Frontstage actions"), "backstage_action": _l("Backstage actions"),

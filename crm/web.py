@@ -36,6 +36,26 @@ def role_required(role: str):
     return decorator
 
 
+def fresh_login_required(view):
+    """Decisions that hand out money ask for the password again when the login is old."""
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        from flask import current_app, flash, redirect, session, url_for
+        from flask_babel import gettext as _
+
+        from crm.types import utc_now
+
+        logged_in_at = session.get("auth_at")
+        max_age = current_app.config["CRM_FRESH_LOGIN_SECONDS"]
+        if not isinstance(logged_in_at, (int, float)) or utc_now().timestamp() - logged_in_at > max_age:
+            flash(_("Confirm your password to continue."), "info")
+            back = request.form.get("next") or request.referrer or "/"
+            return redirect(url_for("auth.reauthenticate", next=back if back.startswith("/") else "/"))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
 # Any logged-in staff member: agents are the lowest role.
 staff_required = role_required("agent")
 

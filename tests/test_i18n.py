@@ -28,7 +28,7 @@ def test_catalog_is_complete(lang, extracted):
         catalog = read_po(handle, locale=lang)
     messages = {m.id: m for m in catalog if m.id}
     missing = extracted - set(messages)
-    assert not missing, f"run `make extract-messages`: {sorted(missing)[:10]}"
+    assert not missing, f"run `make extract-messages`: {sorted(map(str, missing))[:10]}"
     for msgid in extracted:
         message = messages[msgid]
         assert not message.fuzzy, msgid

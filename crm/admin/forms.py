@@ -1,12 +1,26 @@
-from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, PasswordField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from crm.admin.hours import DateListField, WeeklyHoursField, country_choices
 from crm.auth.models import ROLES, TEAM_KINDS
+from crm.compensations.models import KINDS
 from crm.customers.lifecycle import TIERS
 from crm.forms import BaseForm, LocalDecimalField
 from crm.labels import choices
 from crm.moments.models import BLUEPRINT_LANES, CHANNELS, PHASES
+
+MAX_MONEY = 1000000
 
 LANE_LABELS = {
     "physical_evidence": _l("Physical evidence"),
@@ -57,6 +71,11 @@ class MomentTypeForm(BaseForm):
     channel = SelectField(_l("Channel"))
     team_id = SelectField(_l("Responsible team"), coerce=int)
     owner_role = SelectField(_l("Owner role"))
+    calendar_id = SelectField(_l("Business calendar"), coerce=int,
+                              description=_l("Deadlines count only the hours this calendar is open"))
+    warn_share = IntegerField(_l("Warn at (% of the time)"), default=75,
+                              validators=[Optional(), NumberRange(min=1, max=100)],
+                              description=_l("A commitment is flagged at risk once this share of its time has passed"))
     cost = LocalDecimalField(_l("Cost per occurrence"), places=2,
                         validators=[Optional(), NumberRange(min=0, max=1000000)])
     objective = TextAreaField(_l("Objective"), validators=[Optional(), Length(max=4000)])
@@ -71,12 +90,16 @@ class MomentTypeForm(BaseForm):
     support_process = TextAreaField(LANE_LABELS["support_process"], validators=[Optional(), Length(max=4000)])
     active = BooleanField(_l("In use"), default=True)
 
-    def __init__(self, *args, teams=(), **kwargs):
+    def __init__(self, *args, teams=(), calendars=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.phase.choices = choices("phase", PHASES)
         self.channel.choices = choices("channel", CHANNELS)
         self.team_id.choices = [SelectChoice(0, "—")] + [SelectChoice(t.id, t.name) for t in teams]
         self.owner_role.choices = choices("role", ROLES)
+        self.calendar_id.choices = [SelectChoice(0, _l("Company default"))] + [
+            SelectChoice(c.id, c.name) for c in calendars]
+        if self.calendar_id.data is None:  # none stored, or a form that leaves the field out
+            self.calendar_id.data = 0
 
     @staticmethod
     def participants_text(participants: list[dict]) -> str:
@@ -87,6 +110,8 @@ class MomentTypeForm(BaseForm):
             "code", "name", "phase", "channel", "owner_role", "objective", *BLUEPRINT_LANES)}
         data["process"] = self.internal_process.data
         data["team_id"] = self.team_id.data or None
+        data["calendar_id"] = self.calendar_id.data or None
+        data["warn_ratio"] = None if self.warn_share.data is None else Decimal(self.warn_share.data) / 100
         data["cost"] = self.cost.data
         data["active"] = self.active.data
         data["participants"] = [
@@ -104,3 +129,82 @@ class MomentTypeForm(BaseForm):
                                "resolution_hours": resolution or None})
         data["service_levels"] = levels
         return data
+
+
+class CalendarForm(BaseForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    timezone = StringField(_l("Time zone"), validators=[DataRequired(), Length(max=64)],
+                           description=_l("A zone such as Europe/Madrid or America/Mexico_City"))
+    country = SelectField(_l("Public holidays of"))
+    subdivision = StringField(_l("Region"), validators=[Optional(), Length(max=10)])
+    hours = WeeklyHoursField(_l("Opening hours"))
+    closures = DateListField(_l("Own closures"),
+                             description=_l("One date per line, as 24/12/2026 or 2026-12-24"))
+    is_default = BooleanField(_l("Company default calendar"),
+                              description=_l("Used by every moment type that does not name its own calendar"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        codes = [code for code, _ in country_choices()]
+        self.country.choices = [SelectChoice("", _l("None: only our own closures"))] + [
+            SelectChoice(code, name) for code, name in country_choices()]
+        if self.country.data and self.country.data not in codes:  # kept, not silently dropped
+            self.country.choices.append(SelectChoice(self.country.data, self.country.data))
+
+    def to_data(self) -> dict:
+        return {"name": self.name.data, "timezone": (self.timezone.data or "").strip(),
+                "country": self.country.data or None, "subdivision": (self.subdivision.data or "").strip() or None,
+                "hours": self.hours.data, "closures": [day.isoformat() for day in self.closures.data or []],
+                "is_default": self.is_default.data}
+
+
+class PolicyForm(BaseForm):
+    moment_type_id = SelectField(_l("Moment type"), coerce=int)
+    tier = SelectField(_l("Service tier"))
+    kind = SelectField(_l("Compensation"))
+    value = LocalDecimalField(_l("Value"), places=2, validators=[Optional(), NumberRange(min=0, max=MAX_MONEY)],
+                              description=_l("What the customer receives, in money"))
+    cost = LocalDecimalField(_l("Cost to us"), places=2, validators=[Optional(), NumberRange(min=0, max=MAX_MONEY)],
+                             description=_l("What it costs the business; the value when empty"))
+    requires_approval = BooleanField(_l("A supervisor approves each one"), default=True)
+    escalate_after = IntegerField(_l("Escalate from breach number"),
+                                  validators=[Optional(), NumberRange(min=1, max=100)],
+                                  description=_l("From this breach of the same customer within the window on, "
+                                                 "the escalated value applies"))
+    escalation_window_days = IntegerField(_l("Escalation window (days)"), default=90,
+                                          validators=[Optional(), NumberRange(min=1, max=3650)])
+    escalated_value = LocalDecimalField(_l("Escalated value"), places=2,
+                                        validators=[Optional(), NumberRange(min=0, max=MAX_MONEY)])
+    cap_value = LocalDecimalField(_l("Most per customer"), places=2,
+                                  validators=[Optional(), NumberRange(min=0, max=MAX_MONEY)],
+                                  description=_l("Past it, proposals wait for a person"))
+    cap_period_days = IntegerField(_l("Cap period (days)"), default=365,
+                                   validators=[Optional(), NumberRange(min=1, max=3650)])
+    active = BooleanField(_l("In use"), default=True)
+
+    def __init__(self, *args, moment_types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.moment_type_id.choices = [SelectChoice(0, _l("Any type"))] + [
+            SelectChoice(mt.id, mt.name) for mt in moment_types]
+        self.tier.choices = [SelectChoice("", _l("Any tier"))] + choices("tier", TIERS)
+        self.kind.choices = choices("compensation_kind", KINDS)
+        # "Any" is stored as NULL and offered as 0 / "".
+        if self.moment_type_id.data is None:
+            self.moment_type_id.data = 0
+        if self.tier.data is None:
+            self.tier.data = ""
+
+    def to_data(self) -> dict:
+        data = {name: self[name].data for name in (
+            "kind", "value", "cost", "requires_approval", "escalate_after", "escalation_window_days",
+            "escalated_value", "cap_value", "cap_period_days", "active")}
+        data["moment_type_id"] = self.moment_type_id.data or None
+        data["tier"] = self.tier.data or None
+        return data
+
+
+class GoodwillForm(BaseForm):
+    """The most one role may grant on the spot; one such form per role on the policies page."""
+
+    max_value = LocalDecimalField(_l("Most on the spot"), places=2,
+                                  validators=[InputRequired(), NumberRange(min=0, max=MAX_MONEY)])

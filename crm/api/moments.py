@@ -1,6 +1,8 @@
 """/api/v1: the moment-type catalog, logging moments, commitments."""
 from __future__ import annotations
 
+from flask import g
+
 from crm.api import api_blueprint, api_user, require_role
 from crm.api.customers import page_body
 from crm.api.schemas import (
@@ -11,6 +13,7 @@ from crm.api.schemas import (
     MomentTypeSchema,
     page_schema,
 )
+from crm.compensations.services import compensation_ids
 from crm.extensions import db
 from crm.moments import catalog, services
 from crm.types import utc_now
@@ -53,13 +56,39 @@ def log_moment(data):
 @blp.response(200, CommitmentPageSchema)
 def list_commitments(args):
     """Commitments, open ones first by deadline; filter by status, customer, owner."""
-    return page_body(services.list_commitments(**args))
+    page = services.list_commitments(**args)
+    _attach_compensations(page.items)
+    return page_body(page)
+
+
+def _attach_compensations(commitments) -> None:
+    """The commitments' compensation ids, read in one query, for CommitmentSchema."""
+    g.compensation_ids = compensation_ids(commitments)
+
+
+def _commitment_action(action, commitment_id):
+    commitment = action(api_user(), services.get_commitment(commitment_id), utc_now())
+    db.session.commit()
+    _attach_compensations([commitment])
+    return commitment
+
+
+@blp.post("/commitments/<id:commitment_id>/pause")
+@blp.response(200, CommitmentSchema)
+def pause(commitment_id):
+    """Stop the clock while waiting on the customer; the business time left is kept."""
+    return _commitment_action(services.pause_commitment, commitment_id)
+
+
+@blp.post("/commitments/<id:commitment_id>/resume")
+@blp.response(200, CommitmentSchema)
+def resume(commitment_id):
+    """Start the clock again; the deadline moves by the business time spent paused."""
+    return _commitment_action(services.resume_commitment, commitment_id)
 
 
 @blp.post("/commitments/<id:commitment_id>/met")
 @blp.response(200, CommitmentSchema)
 def mark_met(commitment_id):
     """Mark a commitment as met now."""
-    commitment = services.mark_met(api_user(), services.get_commitment(commitment_id), utc_now())
-    db.session.commit()
-    return commitment
+    return _commitment_action(services.mark_met, commitment_id)

@@ -135,6 +135,18 @@ class CommitmentSchema(Schema):
     due_at = fields.AwareDateTime()
     met_at = fields.AwareDateTime(allow_none=True)
     breached_at = fields.AwareDateTime(allow_none=True)
+    warn_at = fields.AwareDateTime(allow_none=True)
+    warned_at = fields.AwareDateTime(allow_none=True)
+    paused_at = fields.AwareDateTime(allow_none=True)
+    compensation_id = fields.Method("get_compensation_id", allow_none=True)
+
+    def get_compensation_id(self, commitment):
+        return self.context_ids().get(commitment.id)
+
+    def context_ids(self) -> dict:
+        from flask import g
+
+        return getattr(g, "compensation_ids", {})
 
 
 class CommitmentQuerySchema(PageQuerySchema):
@@ -187,3 +199,67 @@ class UserSchema(Schema):
     active = fields.Boolean()
     password = fields.String(load_only=True, required=True)
     created_at = fields.AwareDateTime(dump_only=True)
+
+
+# --- calendars and compensations ------------------------------------------------------
+
+class CalendarSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True)
+    timezone = fields.String(required=True)
+    hours = fields.Dict(keys=fields.String(), values=fields.List(fields.List(fields.String())), required=True,
+                        metadata={"description": 'Weekday (0=Monday) to shifts: {"0": [["09:00", "14:00"]]}'})
+    country = fields.String(allow_none=True)
+    subdivision = fields.String(allow_none=True)
+    closures = fields.List(fields.String(), metadata={"description": "ISO dates the business is closed"})
+    is_default = fields.Boolean()
+
+
+class CalendarUpdateSchema(CalendarSchema):
+    name = fields.String()
+    timezone = fields.String()
+    hours = fields.Dict(keys=fields.String(), values=fields.List(fields.List(fields.String())))
+
+
+class CompensationSchema(Schema):
+    id = fields.Integer()
+    commitment_id = fields.Integer(allow_none=True)
+    customer_id = fields.Integer()
+    moment_id = fields.Integer(allow_none=True)
+    kind = fields.String()
+    value = fields.Decimal(as_string=True)
+    cost = fields.Decimal(as_string=True)
+    status = fields.String()
+    reason = fields.String()
+    escalated = fields.Boolean()
+    over_cap = fields.Boolean()
+    proposed_at = fields.AwareDateTime()
+    decided_at = fields.AwareDateTime(allow_none=True)
+    decided_by_id = fields.Integer(allow_none=True)
+    decision_note = fields.String()
+    issued_at = fields.AwareDateTime(allow_none=True)
+
+
+class CompensationQuerySchema(PageQuerySchema):
+    status = fields.String(load_default=None)
+    customer_id = fields.Integer(load_default=None)
+    team_id = fields.Integer(load_default=None)
+    moment_type_id = fields.Integer(load_default=None)
+    tier = fields.String(load_default=None)
+    since = fields.AwareDateTime(load_default=None, data_key="from")
+    until = fields.AwareDateTime(load_default=None, data_key="to")
+
+
+class ApproveSchema(Schema):
+    value = fields.Decimal(allow_none=True, allow_nan=False)
+    note = fields.String(allow_none=True)
+
+
+class RejectSchema(Schema):
+    reason = fields.String(required=True)
+
+
+class GoodwillSchema(Schema):
+    kind = fields.String(required=True)
+    value = fields.Decimal(required=True, allow_nan=False)
+    reason = fields.String(required=True)

@@ -23,5 +23,9 @@ class PasswordForm(BaseForm):
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)])
 
 
+class ReauthForm(BaseForm):
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+
+
 class TokenForm(BaseForm):
     name = StringField(_l("What is it for?"), validators=[Optional(), Length(max=80)])

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from crm.auth import services
-from crm.auth.forms import LanguageForm, LoginForm, PasswordForm, TokenForm
+from crm.auth.forms import LanguageForm, LoginForm, PasswordForm, ReauthForm, TokenForm
 from crm.config import SUPPORTED_LOCALES
 from crm.domain import DomainError
 from crm.extensions import db
@@ -44,10 +44,36 @@ def login():
             if locale and not user.locale:
                 session["locale"] = locale  # the language chosen on the login page stays
             login_user(user, remember=form.remember.data)
+            session["auth_at"] = utc_now().timestamp()
             return redirect(next_url if is_safe_next(next_url) else _home_url())
     elif request.method == "POST":
         status = 400
     return render_template("auth/login.html", form=form, next_url=next_url if is_safe_next(next_url) else None), status
+
+
+@bp.route("/reauthenticate", methods=["GET", "POST"])
+@login_required
+def reauthenticate():
+    """Confirm the password before a sensitive decision; the login counts as fresh again."""
+    form = ReauthForm()
+    next_url = request.values.get("next")
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.authenticate(current_user.email, form.password.data, request.remote_addr or "unknown",
+                                  utc_now())
+        except (services.InvalidCredentials, services.LoginThrottled) as exc:
+            db.session.commit()
+            form.password.errors.append(exc.translated())
+            status = exc.status
+        else:
+            db.session.commit()
+            session["auth_at"] = utc_now().timestamp()
+            return redirect(next_url if is_safe_next(next_url) else _home_url())
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/reauthenticate.html", form=form,
+                           next_url=next_url if is_safe_next(next_url) else None), status
 
 
 @bp.route("/logout", methods=["POST"])

@@ -352,6 +352,34 @@ def _filtered(stmt, *, status=None, customer_id=None, team_id=None, moment_type_
     return stmt
 
 
+def compensation_ids(commitments) -> dict[int, int]:
+    """commitment id → its compensation's id, for a page of commitments in one query."""
+    ids = [c.id for c in commitments]
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(Compensation.commitment_id, Compensation.id)
+                                   .where(Compensation.commitment_id.in_(ids))).all())
+
+
+def breach_digest(*, team_id=None, moment_type_id=None, tier=None, since=None, until=None) -> list:
+    """Breaches per moment type in the period: one summary, not an alert per breach."""
+    stmt = (select(MomentType.name, func.count(Commitment.id))
+            .select_from(Commitment).join(Moment, Moment.id == Commitment.moment_id)
+            .join(MomentType, MomentType.id == Moment.moment_type_id)
+            .where(Commitment.status == "breached"))
+    if team_id:
+        stmt = stmt.where(MomentType.team_id == team_id)
+    if moment_type_id:
+        stmt = stmt.where(Moment.moment_type_id == moment_type_id)
+    if tier:
+        stmt = stmt.join(Customer, Customer.id == Commitment.customer_id).where(Customer.tier == tier)
+    if since:
+        stmt = stmt.where(Commitment.breached_at >= since)
+    if until:
+        stmt = stmt.where(Commitment.breached_at < until)
+    return list(db.session.execute(stmt.group_by(MomentType.name).order_by(func.count(Commitment.id).desc())))
+
+
 def ledger(customer: Customer) -> list[Compensation]:
     return list(db.session.scalars(select(Compensation).where(Compensation.customer_id == customer.id)
                                    .order_by(Compensation.proposed_at.desc())))

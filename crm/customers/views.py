@@ -6,13 +6,15 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from crm.auth.services import active_staff
+from crm.compensations import services as compensations
+from crm.compensations.forms import GoodwillForm
 from crm.customers import services
 from crm.customers.forms import CustomerForm, SearchForm, StageForm
 from crm.domain import DomainError
 from crm.extensions import db
 from crm.moments.catalog import moment_type_choices
 from crm.moments.forms import MomentForm
-from crm.moments.services import recent_moments
+from crm.moments.services import commitment_counts, recent_moments
 from crm.types import utc_now
 from crm.web import apply_errors, page_arg, staff_required
 
@@ -64,9 +66,14 @@ def render_customer(customer, *, moment_form=None, stage_form=None, status=200):
     moment_form = moment_form or MomentForm(moment_types=moment_type_choices(), recent=recent,
                                             staff=active_staff(), staff_id=current_user.id)
     stage_form = stage_form or StageForm(prefix="stage")
+    limit = compensations.goodwill_limit(current_user.role)
+    goodwill_form = GoodwillForm(prefix="gw", recent=recent) if limit > 0 and recent else None
     return render_template(
         "customers/detail.html", customer=customer, timeline=services.timeline(customer, page_arg()),
         moment_form=moment_form, stage_form=stage_form, now=utc_now(),
+        counts=commitment_counts(customer), ledger=compensations.ledger(customer),
+        compensation_cost=compensations.compensation_cost(customer), goodwill_form=goodwill_form,
+        goodwill_limit=limit,
     ), status
 
 

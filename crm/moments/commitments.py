@@ -4,6 +4,7 @@ Pure rules over a crm.sla.BusinessCalendar; the services load and store.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,8 +26,9 @@ def plan(calendar: BusinessCalendar, starts_at: datetime, target_hours: Decimal,
 
 
 def remaining_at_pause(calendar: BusinessCalendar, due_at: datetime, now: datetime) -> int:
-    """Whole seconds of business time left when the clock stops."""
-    return max(0, int(calendar.elapsed(now, due_at).total_seconds()))
+    """Seconds of business time left when the clock stops, rounded up: pausing never
+    brings a deadline forward."""
+    return max(0, math.ceil(calendar.elapsed(now, due_at).total_seconds()))
 
 
 def resumed(calendar: BusinessCalendar, *, now: datetime, remaining_seconds: int, paused_at: datetime,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import joinedload
 
 from crm import audit
@@ -269,6 +269,14 @@ def list_commitments(*, status: str | None = None, customer_id: int | None = Non
     # Open ones by deadline, closed ones most recent first.
     open_first = case((Commitment.status.in_(OPEN_STATUSES), 0), else_=1)
     return paginate(stmt.order_by(open_first, Commitment.due_at, Commitment.id), page, per_page)
+
+
+def commitment_counts(customer: Customer) -> dict[str, int]:
+    """How many of the customer's commitments are open, paused, met and breached."""
+    counts = dict.fromkeys(COMMITMENT_STATUSES, 0)
+    counts.update(db.session.execute(select(Commitment.status, func.count()).where(
+        Commitment.customer_id == customer.id).group_by(Commitment.status)).all())
+    return counts
 
 
 def recent_moments(customer: Customer, limit: int = 10) -> list[Moment]:

@@ -78,6 +78,32 @@ def set_emotion(moment_id: int):
     return redirect(url_for("customers.detail", customer_id=moment.customer_id))
 
 
+@bp.post("/commitments/<id:commitment_id>/pause")
+@staff_required
+def pause(commitment_id: int):
+    return _commitment_action(services.pause_commitment, commitment_id, _("Commitment paused."))
+
+
+@bp.post("/commitments/<id:commitment_id>/resume")
+@staff_required
+def resume(commitment_id: int):
+    return _commitment_action(services.resume_commitment, commitment_id, _("Commitment resumed."))
+
+
+def _commitment_action(action, commitment_id: int, success: str):
+    commitment = services.get_commitment(commitment_id)
+    try:
+        action(current_user, commitment, utc_now())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.translated(), "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    back = request.form.get("next")
+    return redirect(back if is_safe_next(back) else url_for("customers.detail", customer_id=commitment.customer_id))
+
+
 @bp.post("/commitments/<id:commitment_id>/met")
 @staff_required
 def mark_met(commitment_id: int):

@@ -1,0 +1,137 @@
+"""The supervisors' breach review: pending compensations, decisions, totals, a digest of breaches."""
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from crm.auth.services import list_teams
+from crm.compensations import services
+from crm.compensations.forms import ApproveForm, GoodwillForm, RejectForm, ReviewFilterForm
+from crm.domain import DomainError
+from crm.extensions import db
+from crm.moments.catalog import list_moment_types
+from crm.moments.services import get_moment, recent_moments
+from crm.security import is_safe_next
+from crm.types import utc_now
+from crm.web import fresh_login_required, page_arg, role_required, staff_required
+
+bp = Blueprint("compensations", __name__, url_prefix="/compensations")
+
+
+def _filters(form: ReviewFilterForm) -> dict:
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+    def instant(day, *, end=False):
+        if not day:
+            return None
+        return datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=zone)
+
+    return {
+        "status": form.status.data or None,
+        "team_id": int(form.team.data) if (form.team.data or "").isdigit() else None,
+        "moment_type_id": int(form.moment_type.data) if (form.moment_type.data or "").isdigit() else None,
+        "tier": form.tier.data or None,
+        "since": instant(form.since.data),
+        "until": instant(form.until.data, end=True),
+    }
+
+
+@bp.get("")
+@role_required("supervisor")
+def review():
+    args = request.args.to_dict()
+    args.setdefault("status", "proposed")
+    form = ReviewFilterForm(data=None, formdata=_MultiDict(args), teams=list_teams(),
+                            moment_types=list_moment_types(include_inactive=True))
+    if not form.validate():
+        flash(_("Check the filters."), "error")
+        filters = {}
+    else:
+        filters = _filters(form)
+    digest_filters = {k: v for k, v in filters.items() if k != "status"}
+    return render_template(
+        "compensations/review.html", form=form, page=services.list_compensations(**filters, page=page_arg()),
+        totals=services.totals(**filters), digest=services.breach_digest(**digest_filters),
+        approve_form=ApproveForm(), reject_form=RejectForm())
+
+
+def _MultiDict(values: dict):
+    from werkzeug.datastructures import MultiDict
+
+    return MultiDict(values)
+
+
+def _back():
+    target = request.form.get("next")
+    return redirect(target if is_safe_next(target) else url_for("compensations.review"))
+
+
+def _decide(action, success: str, compensation_id: int, form=None):
+    compensation = services.get_compensation(compensation_id)
+    try:
+        action(compensation)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.translated(), "error")
+    else:
+        db.session.commit()
+        flash(success, "success")
+    return _back()
+
+
+@bp.post("/<id:compensation_id>/approve")
+@role_required("supervisor")
+@fresh_login_required
+def approve(compensation_id: int):
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return _back()
+    return _decide(lambda c: services.approve(current_user, c, utc_now(), value=form.value.data,
+                                              note=form.note.data), _("Compensation approved."), compensation_id)
+
+
+@bp.post("/<id:compensation_id>/reject")
+@role_required("supervisor")
+def reject(compensation_id: int):
+    form = RejectForm()
+    if not form.validate_on_submit():
+        flash(_("Say why it is rejected."), "error")
+        return _back()
+    return _decide(lambda c: services.reject(current_user, c, form.reason.data, utc_now()),
+                   _("Compensation rejected."), compensation_id)
+
+
+@bp.post("/<id:compensation_id>/issue")
+@role_required("supervisor")
+def issue(compensation_id: int):
+    return _decide(lambda c: services.issue(current_user, c, utc_now()), _("Compensation issued."),
+                   compensation_id)
+
+
+@bp.post("/goodwill/<id:customer_id>")
+@staff_required
+def goodwill(customer_id: int):
+    from crm.customers.services import get_customer
+
+    customer = get_customer(customer_id)
+    form = GoodwillForm(prefix="gw", recent=recent_moments(customer))
+    target = url_for("customers.detail", customer_id=customer.id)
+    if not form.validate_on_submit():
+        flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(target)
+    moment = get_moment(int(form.moment_id.data))
+    try:
+        services.grant_goodwill(current_user, moment, {"kind": form.kind.data, "value": form.value.data,
+                                                        "reason": form.reason.data}, utc_now())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.translated(), "error")
+    else:
+        db.session.commit()
+        flash(_("Compensation granted and issued."), "success")
+    return redirect(target)
