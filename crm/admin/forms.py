@@ -11,6 +11,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import TextInput
 
 from crm.admin.hours import DateListField, WeeklyHoursField, country_choices
 from crm.auth.models import ROLES, TEAM_KINDS
@@ -21,6 +22,16 @@ from crm.labels import choices
 from crm.moments.models import BLUEPRINT_LANES, CHANNELS, PHASES
 
 MAX_MONEY = 1000000
+
+
+def money_field(label, description=None, required=False) -> LocalDecimalField:
+    """An amount typed as text, so a decimal comma ("9,90") reaches LocalDecimalField intact:
+    a number input would drop it in browsers that expect a point."""
+    return LocalDecimalField(label, places=2, description=description, widget=TextInput(),
+                             render_kw={"inputmode": "decimal", "autocomplete": "off"},
+                             validators=[InputRequired() if required else Optional(),
+                                         NumberRange(min=0, max=MAX_MONEY)])
+
 
 LANE_LABELS = {
     "physical_evidence": _l("Physical evidence"),
@@ -73,7 +84,7 @@ class MomentTypeForm(BaseForm):
     owner_role = SelectField(_l("Owner role"))
     calendar_id = SelectField(_l("Business calendar"), coerce=int,
                               description=_l("Deadlines count only the hours this calendar is open"))
-    warn_share = IntegerField(_l("Warn at (% of the time)"), default=75,
+    warn_share = IntegerField(_l("Warn at (percent of the allowed time)"), default=75,
                               validators=[Optional(), NumberRange(min=1, max=100)],
                               description=_l("A commitment is flagged at risk once this share of its time has passed"))
     cost = LocalDecimalField(_l("Cost per occurrence"), places=2,
@@ -162,10 +173,8 @@ class PolicyForm(BaseForm):
     moment_type_id = SelectField(_l("Moment type"), coerce=int)
     tier = SelectField(_l("Service tier"))
     kind = SelectField(_l("Compensation"))
-    value = LocalDecimalField(_l("Value"), places=2, validators=[Optional(), NumberRange(min=0, max=MAX_MONEY)],
-                              description=_l("What the customer receives, in money"))
-    cost = LocalDecimalField(_l("Cost to us"), places=2, validators=[Optional(), NumberRange(min=0, max=MAX_MONEY)],
-                             description=_l("What it costs the business; the value when empty"))
+    value = money_field(_l("Value"), _l("What the customer receives, in money"))
+    cost = money_field(_l("Cost to us"), _l("What it costs the business; the value when empty"))
     requires_approval = BooleanField(_l("A supervisor approves each one"), default=True)
     escalate_after = IntegerField(_l("Escalate from breach number"),
                                   validators=[Optional(), NumberRange(min=1, max=100)],
@@ -173,11 +182,8 @@ class PolicyForm(BaseForm):
                                                  "the escalated value applies"))
     escalation_window_days = IntegerField(_l("Escalation window (days)"), default=90,
                                           validators=[Optional(), NumberRange(min=1, max=3650)])
-    escalated_value = LocalDecimalField(_l("Escalated value"), places=2,
-                                        validators=[Optional(), NumberRange(min=0, max=MAX_MONEY)])
-    cap_value = LocalDecimalField(_l("Most per customer"), places=2,
-                                  validators=[Optional(), NumberRange(min=0, max=MAX_MONEY)],
-                                  description=_l("Past it, proposals wait for a person"))
+    escalated_value = money_field(_l("Escalated value"))
+    cap_value = money_field(_l("Most per customer"), _l("Past it, proposals wait for a person"))
     cap_period_days = IntegerField(_l("Cap period (days)"), default=365,
                                    validators=[Optional(), NumberRange(min=1, max=3650)])
     active = BooleanField(_l("In use"), default=True)
@@ -206,5 +212,4 @@ class PolicyForm(BaseForm):
 class GoodwillForm(BaseForm):
     """The most one role may grant on the spot; one such form per role on the policies page."""
 
-    max_value = LocalDecimalField(_l("Most on the spot"), places=2,
-                                  validators=[InputRequired(), NumberRange(min=0, max=MAX_MONEY)])
+    max_value = money_field(_l("Most on the spot"), required=True)

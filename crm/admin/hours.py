@@ -30,10 +30,11 @@ _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_CLOSURE_LINES = 1000
 
 
-def day_names(width: str = "wide") -> dict[int, str]:
-    """Weekday names in the page's language, 0 = Monday, capitalised for a label."""
+def day_names(width: str = "wide", capitalised: bool = True) -> dict[int, str]:
+    """Weekday names in the page's language, 0 = Monday; capitalised for a label, as the language
+    writes them ("lunes", "Monday") inside a sentence."""
     names = get_day_names(width, locale=get_locale())
-    return {day: names[day][:1].upper() + names[day][1:] for day in range(7)}
+    return {day: names[day][:1].upper() + names[day][1:] if capitalised else names[day] for day in range(7)}
 
 
 def _typed_time(text: str) -> str:
@@ -56,6 +57,7 @@ class WeeklyHoursField(Field):
         if data is unset_value:
             data = self.default() if callable(self.default) else self.default
         self.object_data = data
+        self.invalid_days: set[int] = set()  # the rows to mark when showing errors
         if formdata is not None:
             self.cells = {(day, shift): (_typed_time(formdata.get(self._input(day, shift, "start"), "")),
                                          _typed_time(formdata.get(self._input(day, shift, "end"), "")))
@@ -88,6 +90,7 @@ class WeeklyHoursField(Field):
                 if not start and not end:
                     continue
                 if not start or not end:
+                    self.invalid_days.add(day)
                     names = names or day_names()
                     self.process_errors.append(
                         _("%(day)s: give both the start and the end of each shift.", day=names[day]))
@@ -100,7 +103,7 @@ class WeeklyHoursField(Field):
     def rows(self) -> list[dict]:
         """One row per weekday for the template: its name and each shift's inputs."""
         names = day_names()
-        return [{"day": day, "name": names[day],
+        return [{"day": day, "name": names[day], "invalid": day in self.invalid_days,
                  "shifts": [{"start_name": self._input(day, shift, "start"),
                              "start": self.cells.get((day, shift), ("", ""))[0],
                              "end_name": self._input(day, shift, "end"),
@@ -153,12 +156,15 @@ class DateListField(TextAreaField):
         return "\n".join(day.strftime("%d/%m/%Y") for day in self.data or [])
 
 
-def with_day_names(error):
-    """The service names weekdays by number (0 = Monday); people read names."""
+def with_day_names(error, form):
+    """The service names weekdays by number (0 = Monday); people read names, and see the row marked."""
     if isinstance(error, ValidationFailed) and "hours" in error.fields:
         params = error.fields["hours"].params
-        if isinstance(params.get("day"), int) and 0 <= params["day"] <= 6:
-            params["day"] = day_names()[params["day"]]
+        day = params.get("day")
+        if isinstance(day, int) and 0 <= day <= 6:
+            params["day"] = day_names(capitalised=False)[day]
+            if isinstance(getattr(form, "hours", None), WeeklyHoursField):
+                form.hours.invalid_days.add(day)
     return error
 
 

@@ -49,7 +49,7 @@ def _save(form, save, success: str, target: str, template: str, **context):
             save()
         except DomainError as exc:
             db.session.rollback()
-            apply_errors(form, with_day_names(exc))
+            apply_errors(form, with_day_names(exc, form))
         else:
             db.session.commit()
             flash(success, "success")

@@ -40,6 +40,10 @@ ROUTE_ROLES = {
     "admin.edit_team": "admin",
     "admin.moment_types": "admin",
     "admin.edit_moment_type": "admin",
+    "admin.calendars": "admin",
+    "admin.edit_calendar": "admin",
+    "admin.compensation_policies": "admin",
+    "admin.edit_policy": "admin",
     "static": None,
 }
 # API endpoints: minimum role (every one needs a token).
@@ -91,15 +95,22 @@ def concrete(rule, ids):
 def ids(app, agent, admin, customer, moment_type, api_as, now):
     from crm.auth.models import User
     from crm.auth.services import save_team
+    from crm.calendars.services import save_calendar
+    from crm.compensations.services import save_policy
     from crm.extensions import db
 
     moment = api_as(agent).post("/api/v1/moments", json={"customer_id": customer, "moment_type": "complaint"}).json
     with app.app_context():
-        team = save_team(db.session.get(User, admin.id), None, {"name": "Taller"}, now)
+        actor = db.session.get(User, admin.id)
+        team = save_team(actor, None, {"name": "Taller"}, now)
+        calendar = save_calendar(actor, None, {"name": "Madrid", "timezone": "Europe/Madrid",
+                                               "hours": {"0": [["09:00", "14:00"]]}}, now)
+        policy = save_policy(actor, None, {"kind": "discount", "value": "5"}, now)
         db.session.commit()
-        team_id = team.id
+        team_id, calendar_id, policy_id = team.id, calendar.id, policy.id
     return {"customer_id": customer, "moment_id": moment["id"], "commitment_id": moment["commitments"][0]["id"],
-            "type_id": moment_type, "user_id": agent.id, "team_id": team_id, "token_id": 1}
+            "type_id": moment_type, "user_id": agent.id, "team_id": team_id, "token_id": 1,
+            "calendar_id": calendar_id, "policy_id": policy_id}
 
 
 def test_every_route_has_a_declared_role(app):
