@@ -50,6 +50,14 @@ def test_seed_demo_is_realistic_and_idempotent(runner, app):
         moments = db.session.scalar(select(func.count(Moment.id)))
         assert moments >= 700
         assert db.session.scalar(select(func.count(Commitment.id)).where(Commitment.status == "open")) > 0
+        from crm.compensations.models import CompensationPolicy
+        from crm.moments.sweep import sweep_commitments
+        from crm.types import utc_now
+
+        assert db.session.scalar(select(func.count(CompensationPolicy.id))) >= 4
+        swept = sweep_commitments(utc_now())  # what the scheduler does on first start
+        assert swept.breached > 0 and swept.proposed + swept.issued == swept.breached
+        db.session.rollback()
         demo = db.session.scalar(select(User).where(User.email == "agent@demo.local"))
         assert demo.check_password("demo")
     second = runner.invoke(args=["crm", "seed-demo"])

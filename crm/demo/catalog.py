@@ -264,3 +264,16 @@ STAGE_REASONS = {
     "at_risk": "Reclamación sin resolver y menos visitas.",
     "churned": "Sin contacto ni compras en 180 días.",
 }
+
+# What a broken promise earns (code of the moment type, or None for any; tier or None for any).
+COMPENSATION_POLICIES = [
+    {"type": "reclamacion", "tier": None, "kind": "discount", "value": "10", "cost": "10", "requires_approval": True,
+     "escalate_after": 2, "escalated_value": "25", "escalation_window_days": 90, "cap_value": "60"},
+    {"type": "reclamacion", "tier": "premium", "kind": "credit", "value": "20", "requires_approval": True,
+     "escalate_after": 2, "escalated_value": "40", "cap_value": "120"},
+    {"type": "entrega", "tier": None, "kind": "free_service", "value": "9.90", "cost": "6.50",
+     "requires_approval": False, "cap_value": "30"},
+    {"type": "reparacion", "tier": None, "kind": "gift", "value": "15", "cost": "6", "requires_approval": True},
+    {"type": None, "tier": None, "kind": "apology", "value": "0", "requires_approval": False},
+]
+GOODWILL_LIMITS = {"agent": "15", "supervisor": "60"}

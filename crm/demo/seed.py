@@ -8,6 +8,7 @@ from sqlalchemy import func, insert, select, text
 
 from crm.auth.models import Team, User
 from crm.calendars.services import arithmetic, default_calendar, save_calendar
+from crm.compensations.services import save_policy, set_goodwill_limit
 from crm.customers.models import Customer, CustomerSearchTerm, StageChange
 from crm.demo import catalog
 from crm.demo.generator import DemoGenerator, Ids, TypeInfo
@@ -42,10 +43,17 @@ def seed_demo(*, customers: int, moments: int, seed: int, now: datetime) -> dict
         data["team_id"] = teams[spec["team"]].id
         data["service_levels"] = spec["levels"]
         types.append(save_moment_type(admin, None, data, now))
+    codes = {t.code: t.id for t in types}
+    for spec in catalog.COMPENSATION_POLICIES:
+        data = {k: v for k, v in spec.items() if k != "type"}
+        save_policy(admin, None, {**data, "moment_type_id": codes.get(spec["type"])}, now)
+    for role, value in catalog.GOODWILL_LIMITS.items():
+        set_goodwill_limit(admin, role, value, now)
     summary = load_customers_and_moments(
         now=now, seed=seed, customers=customers, moments=moments,
         staff_ids=[u.id for u in staff if u.role != "admin"], types=types)
-    return {"teams": len(teams), "staff": len(staff), "calendars": 1, "moment types": len(types), **summary}
+    return {"teams": len(teams), "staff": len(staff), "calendars": 1, "moment types": len(types),
+            "compensation policies": len(catalog.COMPENSATION_POLICIES), **summary}
 
 
 def type_infos(types: list[MomentType]) -> list[TypeInfo]:
