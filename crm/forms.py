@@ -7,6 +7,7 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DecimalField
+from wtforms.widgets import TextInput
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -35,7 +36,16 @@ class ActionForm(BaseForm):
 
 
 class LocalDecimalField(DecimalField):
-    """Accepts the decimal comma Spanish speakers type ("9,90") as well as a point."""
+    """Accepts the decimal comma Spanish speakers type ("9,90") as well as a point.
+
+    Rendered as text with a decimal keypad: a number input would refuse the comma.
+    """
+
+    widget = TextInput()
+
+    def __init__(self, *args, **kwargs):
+        kwargs["render_kw"] = {"inputmode": "decimal", "autocomplete": "off", **(kwargs.get("render_kw") or {})}
+        super().__init__(*args, **kwargs)
 
     def process_formdata(self, valuelist):
         if valuelist and isinstance(valuelist[0], str):

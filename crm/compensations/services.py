@@ -385,6 +385,11 @@ def ledger(customer: Customer) -> list[Compensation]:
                                    .order_by(Compensation.proposed_at.desc())))
 
 
+def issued_cost(compensations: list[Compensation]) -> Decimal:
+    """What these compensations cost the business: the issued ones count."""
+    return sum((c.cost for c in compensations if c.status == "issued"), Decimal("0"))
+
+
 def compensation_cost(customer: Customer) -> Decimal:
     """What this customer's compensations cost the business (issued ones count)."""
     return Decimal(db.session.scalar(select(func.coalesce(func.sum(Compensation.cost), 0))

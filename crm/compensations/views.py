@@ -113,14 +113,20 @@ def issue(compensation_id: int):
                    compensation_id)
 
 
-@bp.post("/goodwill/<id:customer_id>")
+@bp.route("/goodwill/<id:customer_id>", methods=["GET", "POST"])
 @staff_required
 def goodwill(customer_id: int):
+    """The form (a fragment for htmx, or its own page) and the grant."""
     from crm.customers.services import get_customer
 
     customer = get_customer(customer_id)
     form = GoodwillForm(prefix="gw", recent=recent_moments(customer))
     target = url_for("customers.detail", customer_id=customer.id)
+    if request.method == "GET":
+        template = "compensations/_goodwill.html" if request.headers.get("HX-Request") \
+            else "compensations/goodwill.html"
+        return render_template(template, form=form, customer=customer,
+                               limit=services.goodwill_limit(current_user.role))
     if not form.validate_on_submit():
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
         return redirect(target)

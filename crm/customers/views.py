@@ -7,7 +7,6 @@ from flask_login import current_user
 
 from crm.auth.services import active_staff
 from crm.compensations import services as compensations
-from crm.compensations.forms import GoodwillForm
 from crm.customers import services
 from crm.customers.forms import CustomerForm, SearchForm, StageForm
 from crm.domain import DomainError
@@ -66,14 +65,12 @@ def render_customer(customer, *, moment_form=None, stage_form=None, status=200):
     moment_form = moment_form or MomentForm(moment_types=moment_type_choices(), recent=recent,
                                             staff=active_staff(), staff_id=current_user.id)
     stage_form = stage_form or StageForm(prefix="stage")
-    limit = compensations.goodwill_limit(current_user.role)
-    goodwill_form = GoodwillForm(prefix="gw", recent=recent) if limit > 0 and recent else None
+    ledger = compensations.ledger(customer)
     return render_template(
         "customers/detail.html", customer=customer, timeline=services.timeline(customer, page_arg()),
         moment_form=moment_form, stage_form=stage_form, now=utc_now(),
-        counts=commitment_counts(customer), ledger=compensations.ledger(customer),
-        compensation_cost=compensations.compensation_cost(customer), goodwill_form=goodwill_form,
-        goodwill_limit=limit,
+        counts=commitment_counts(customer), ledger=ledger, compensation_cost=compensations.issued_cost(ledger),
+        goodwill_limit=compensations.goodwill_limit(current_user.role) if recent else 0,
     ), status
 
 

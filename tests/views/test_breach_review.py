@@ -121,7 +121,10 @@ def test_goodwill_from_the_customer_page(app, login, agent, admin, customer, mom
         db.session.commit()
     page = text(b.get(url))
     assert "Grant a compensation now" in page
-    moment_id = re.search(r'name="gw-moment_id"[^>]*>\s*<option value="(\d+)"', page).group(1)
+    fragment = text(b.get(f"/compensations/goodwill/{customer}", headers={"HX-Request": "true"}))
+    assert "<html" not in fragment and "Up to" in fragment
+    moment_id = re.search(r'name="gw-moment_id"[^>]*>\s*<option value="(\d+)"', fragment).group(1)
+    assert "<html" in text(b.get(f"/compensations/goodwill/{customer}"))  # without JavaScript: its own page
     too_much = b.post(f"/compensations/goodwill/{customer}", {"gw-moment_id": moment_id, "gw-kind": "gift",
                                                                "gw-value": "30", "gw-reason": "x"}, csrf_from_url=url)
     assert too_much.status_code == 302 and "ask a supervisor" in text(b.get(url))
