@@ -214,7 +214,7 @@ class BusinessCalendar:
             return start
         target = self._total(t) + step
         if step > 0:
-            while target > self._before[-1] + self._ends[-1] - self._starts[-1]:
+            while target > self._open_total():
                 self._extend_forward()
             # The first interval whose running total at its end reaches the target:
             # landing exactly on a closing time stays there.
@@ -261,19 +261,24 @@ class BusinessCalendar:
         while year + 1 > self._last_year:
             self._extend_forward()
 
+    def _open_total(self) -> int:
+        """Open microseconds in the built range (the interval count can stay the same
+        when a new year only extends a run that is open across midnight)."""
+        return self._before[-1] + self._ends[-1] - self._starts[-1] if self._starts else 0
+
     def _extend_forward(self) -> None:
         for _ in range(_MAX_YEARS_WITHOUT_OPENING):
-            count = len(self._starts)
+            total = self._open_total()
             self._build(self._first_year, self._last_year + 1)
-            if len(self._starts) > count:
+            if self._open_total() > total:
                 return
         raise CalendarError(N_("the calendar has no opening for years ahead: every open day is a holiday"))
 
     def _extend_backward(self) -> None:
         for _ in range(_MAX_YEARS_WITHOUT_OPENING):
-            count = len(self._starts)
+            total = self._open_total()
             self._build(self._first_year - 1, self._last_year)
-            if len(self._starts) > count:
+            if self._open_total() > total:
                 return
         raise CalendarError(N_("the calendar has no opening for years back: every open day is a holiday"))
 

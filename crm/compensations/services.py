@@ -95,12 +95,12 @@ def propose_for_breaches(commitment_ids: list[int], now: datetime) -> ProposalCo
     if not rows:
         return counts
     created = _insert_new(rows)
-    for compensation_id, customer_id, status in created:
-        if status == "issued":
-            _write_notice(compensation_id, customer_id, now)
-            counts.issued += 1
-        else:
-            counts.proposed += 1
+    issued = [(compensation_id, customer_id) for compensation_id, customer_id, status in created
+              if status == "issued"]
+    if issued:
+        _write_notices(issued, now)
+    counts.issued = len(issued)
+    counts.proposed = len(created) - len(issued)
     return counts
 
 
@@ -123,24 +123,28 @@ def _customer_history(customer_ids: set[int], since: datetime, exclude: set[int]
 
 
 def _insert_new(rows: list[dict]) -> list[tuple[int, int, str]]:
-    """Insert, skipping commitments that already have one (a concurrent sweep got there first)."""
+    """Insert in one multi-row statement, skipping commitments that already have one (a
+    concurrent sweep got there first); RETURNING names only the rows really inserted."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as upsert
     else:
         from sqlalchemy.dialects.sqlite import insert as upsert
-    statement = upsert(Compensation).on_conflict_do_nothing(index_elements=["commitment_id"]).returning(
+    statement = upsert(Compensation.__table__).on_conflict_do_nothing(index_elements=["commitment_id"]).returning(
         Compensation.id, Compensation.customer_id, Compensation.status)
-    created = []
-    for row in rows:  # RETURNING with ON CONFLICT needs a statement per row on SQLite
-        created.extend(db.session.execute(statement, row).all())
-    return created
+    return [tuple(row) for row in db.session.connection().execute(statement, rows)]
 
 
 def _write_notice(compensation_id: int, customer_id: int, now: datetime) -> None:
-    db.session.execute(insert(CustomerNotice).values(
-        idempotency_key=f"compensation-issued:{compensation_id}", customer_id=customer_id,
-        kind="compensation_issued", compensation_id=compensation_id, created_at=now, status="pending"))
+    _write_notices([(compensation_id, customer_id)], now)
+
+
+def _write_notices(issued: list[tuple[int, int]], now: datetime) -> None:
+    """The customer notices for issued compensations, keyed so each is written once."""
+    db.session.execute(insert(CustomerNotice), [
+        {"idempotency_key": f"compensation-issued:{compensation_id}", "customer_id": customer_id,
+         "kind": "compensation_issued", "compensation_id": compensation_id, "created_at": now, "status": "pending"}
+        for compensation_id, customer_id in issued])
 
 
 # --- decisions ------------------------------------------------------------------------

@@ -200,6 +200,8 @@ class DemoGenerator:
                 # Settled long ago: mostly in time, sometimes late.
                 met_at = info.calendar.add(moment["occurred_at"],
                                            timedelta(hours=float(hours) * self.rng.uniform(0.1, 1.3)))
+                if met_at > self.now:  # not kept yet: still open today
+                    met_at = None
             rows.append({
                 "id": self.ids.commitment, "moment_id": moment["id"], "customer_id": customer.id,
                 "owner_id": moment["staff_id"], "kind": kind, "status": "met" if met_at else "open",

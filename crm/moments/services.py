@@ -156,13 +156,12 @@ def _create_commitments(moment: Moment, customer: Customer, moment_type) -> None
 
 def _answer_incident(actor: User, moment: Moment, now: datetime) -> None:
     kinds = ["first_response"] + (["resolution"] if moment.outcome == "resolved" else [])
-    # The incident's contacts first, then their commitments: both by index. A join
-    # lets SQLite start from every open commitment instead (350 ms at a million).
+    # The incident's contacts, then their commitments by the unique (moment_id, kind)
+    # index alone; kind and status are checked here. Given those filters, SQLite without
+    # statistics may scan every open commitment instead (200 ms at a million).
     contacts = list(db.session.scalars(select(Moment.id).where(Moment.incident_id == moment.incident_id)))
-    pending = db.session.scalars(
-        select(Commitment).where(Commitment.moment_id.in_(contacts), Commitment.kind.in_(kinds),
-                                 Commitment.status.in_(OPEN_STATUSES))
-    )
+    pending = [c for c in db.session.scalars(select(Commitment).where(Commitment.moment_id.in_(contacts)))
+               if c.kind in kinds and c.status in OPEN_STATUSES]
     for commitment in pending:
         commitment.status = "met"
         commitment.met_at = moment.occurred_at

@@ -249,3 +249,21 @@ def test_results_never_fall_inside_a_closed_period(cal, t, d):
 def test_elapsed_is_antisymmetric_and_bounded_by_real_time(cal, a, b):
     assert cal.elapsed(a, b) == -cal.elapsed(b, a)
     assert abs(cal.elapsed(a, b)) <= abs(b - a)
+
+
+class TestRoundTheClock:
+    """Open all day, every day: intervals merge across midnight into one run."""
+
+    always = BusinessCalendar("UTC", {d: [("00:00", "24:00")] for d in range(7)})
+
+    def test_deadlines_in_later_years(self):
+        start = datetime(2026, 6, 1, tzinfo=timezone.utc)
+        assert self.always.add(start, timedelta(hours=4)) == start + timedelta(hours=4)
+        later = datetime(2027, 6, 1, tzinfo=timezone.utc)
+        assert self.always.add(later, timedelta(hours=4)) == later + timedelta(hours=4)
+        assert self.always.add(later, timedelta(days=800)) == later + timedelta(days=800)
+        assert self.always.add(later, timedelta(days=-800)) == later - timedelta(days=800)
+
+    def test_elapsed_is_real_time(self):
+        a, b = datetime(2025, 3, 1, tzinfo=timezone.utc), datetime(2028, 9, 1, tzinfo=timezone.utc)
+        assert BusinessCalendar("UTC", {d: [("00:00", "24:00")] for d in range(7)}).elapsed(a, b) == b - a
