@@ -82,9 +82,9 @@ def _parse_now(value: str | None):
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter("use an ISO instant like 2026-11-23T10:00:00+01:00") from None
+        raise click.BadParameter("use an ISO instant like 2026-11-23T10:00:00+01:00", param_hint="'--now'") from None
     if moment.tzinfo is None:
-        raise click.BadParameter("give the instant a time zone, e.g. +00:00")
+        raise click.BadParameter("give the instant a time zone, e.g. +00:00", param_hint="'--now'")
     return moment
 
 

@@ -32,12 +32,13 @@ def sweep_job(app: Flask) -> None:
             db.session.remove()
 
 
+# After a pause, run once, not once per missed interval; never two of one job at once;
+# a run late by up to five minutes still happens.
+JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300, "replace_existing": True}
+
+
 def build_scheduler(app: Flask) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone="UTC", job_defaults={
-        "coalesce": True,  # after a pause, run once, not once per missed minute
-        "max_instances": 1,
-        "misfire_grace_time": 300,
-    })
+    scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_job(sweep_job, "interval", minutes=1, args=[app], id="sweep_commitments",
-                      next_run_time=utc_now(), replace_existing=True)
+                      next_run_time=utc_now(), **JOB_OPTIONS)
     return scheduler

@@ -1,0 +1,82 @@
+"""`crm sweep`, the scheduler's jobs, and what an at-risk commitment looks like."""
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from crm.audit import AuditEvent
+from crm.extensions import db
+from crm.moments.models import Commitment
+
+
+def log_complaint(api_as, agent, customer, when):
+    return api_as(agent).post("/api/v1/moments", json={"customer_id": customer, "moment_type": "complaint",
+                                                        "occurred_at": when.isoformat()}).get_json()
+
+
+def test_sweep_command_prints_counts_and_takes_now(runner, app, api_as, agent, customer, moment_type):
+    occurred = datetime.now(timezone.utc) - timedelta(hours=1)
+    log_complaint(api_as, agent, customer, occurred)
+    at_risk = runner.invoke(args=["crm", "sweep", "--now", (occurred + timedelta(hours=3, minutes=30)).isoformat()])
+    assert at_risk.exit_code == 0 and "breached 0, at risk 1" in at_risk.output
+    done = runner.invoke(args=["crm", "sweep", "--now", (occurred + timedelta(days=3)).isoformat()])
+    assert "breached 2" in done.output
+    again = runner.invoke(args=["crm", "sweep", "--now", (occurred + timedelta(days=3)).isoformat()])
+    assert "breached 0, at risk 0" in again.output
+    for bad in ("yesterday", "2026-11-23T10:00:00"):
+        result = runner.invoke(args=["crm", "sweep", "--now", bad])
+        assert result.exit_code != 0 and "--now" in result.output
+
+
+def test_scheduler_jobs_are_configured_to_never_pile_up(app):
+    from crm.scheduler import build_scheduler
+
+    scheduler = build_scheduler(app)
+    job = scheduler.get_job("sweep_commitments")
+    assert job.coalesce is True and job.max_instances == 1 and job.misfire_grace_time >= 60
+    assert job.trigger.interval == timedelta(minutes=1)
+
+
+def test_sweep_job_commits_and_recovers(app, api_as, agent, customer, moment_type, monkeypatch):
+    from crm import scheduler
+
+    log_complaint(api_as, agent, customer, datetime.now(timezone.utc) - timedelta(days=3))
+    scheduler.sweep_job(app)
+    with app.app_context():
+        assert db.session.scalar(select(Commitment.status).limit(1)) == "breached"
+
+    def broken(now):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("crm.moments.sweep.sweep_commitments", broken)
+    scheduler.sweep_job(app)  # logs and returns: the next run retries
+
+
+def test_at_risk_shows_on_the_agents_home_before_it_breaks(login, agent, api_as, customer, moment_type):
+    log_complaint(api_as, agent, customer, datetime.now(timezone.utc) - timedelta(hours=3, minutes=30))
+    home = login(agent).get("/").get_data(as_text=True)
+    assert home.count("At risk") == 1 and "Overdue" not in home
+
+
+def test_decisions_are_audited(app, api_as, agent, supervisor, admin, customer, moment_type):
+    from crm.auth.models import User
+    from crm.compensations.services import save_policy
+    from crm.moments.sweep import sweep_commitments
+
+    with app.app_context():
+        save_policy(db.session.get(User, admin.id), None, {"kind": "gift", "value": "5"}, datetime.now(timezone.utc))
+        db.session.commit()
+    log_complaint(api_as, agent, customer, datetime.now(timezone.utc) - timedelta(days=3))
+    with app.app_context():
+        sweep_commitments(datetime.now(timezone.utc))
+        db.session.commit()
+    boss = api_as(supervisor)
+    first, second = (c["id"] for c in boss.get("/api/v1/compensations").get_json()["items"])
+    boss.post(f"/api/v1/compensations/{first}/approve", json={"note": "vale"})
+    boss.post(f"/api/v1/compensations/{first}/issue")
+    boss.post(f"/api/v1/compensations/{second}/reject", json={"reason": "no procede"})
+    with app.app_context():
+        events = db.session.execute(select(AuditEvent.action, AuditEvent.user_id, AuditEvent.entity_id)
+                                    .where(AuditEvent.entity == "compensation")).all()
+        assert sorted(events) == sorted([("compensation.approved", supervisor.id, first),
+                                         ("compensation.issued", supervisor.id, first),
+                                         ("compensation.rejected", supervisor.id, second)])
