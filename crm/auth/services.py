@@ -18,6 +18,7 @@ from crm.auth.models import ROLES, TEAM_KINDS, ApiToken, LoginAttempt, Team, Use
 from crm.config import SUPPORTED_LOCALES
 from crm.domain import N_, Cleaner, Conflict, DomainError, Forbidden, NotFound
 from crm.extensions import db
+from crm.queries import get_or_raise, is_id, taken_by_other
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 200
@@ -62,7 +63,7 @@ def _clean_user_fields(data: dict, *, creating: bool) -> dict:
         team_id = data.get("team_id")
         if team_id in (None, "", 0):
             out["team_id"] = None
-        elif not isinstance(team_id, int) or db.session.get(Team, team_id) is None:
+        elif not is_id(team_id) or db.session.get(Team, team_id) is None:
             c.fail("team_id", N_("no such team"))
         else:
             out["team_id"] = team_id
@@ -81,19 +82,12 @@ def _clean_user_fields(data: dict, *, creating: bool) -> dict:
     return out
 
 
-def _email_taken(email: str, except_id: int | None = None) -> bool:
-    stmt = select(User.id).where(User.email == email)
-    if except_id is not None:
-        stmt = stmt.where(User.id != except_id)
-    return db.session.scalar(stmt) is not None
-
-
 def create_user(actor: User | None, data: dict, now: datetime) -> User:
     """Create a staff account. `actor` is None only for the CLI run by an operator."""
     if actor is not None and not actor.has_role("admin"):
         raise Forbidden(N_("only admins manage staff accounts"))
     fields = _clean_user_fields(data, creating=True)
-    if _email_taken(fields["email"]):
+    if taken_by_other(User, User.email == fields["email"]):
         raise Conflict(N_("a user with that email already exists"), "email")
     password = fields.pop("password")
     user = User(**fields, created_at=now)
@@ -111,7 +105,7 @@ def update_user(actor: User, user: User, data: dict, now: datetime) -> User:
         if not editing_self or set(data) - {"locale", "password"}:
             raise Forbidden(N_("only admins manage staff accounts"))
     fields = _clean_user_fields(data, creating=False)
-    if "email" in fields and _email_taken(fields["email"], except_id=user.id):
+    if "email" in fields and taken_by_other(User, User.email == fields["email"], user):
         raise Conflict(N_("a user with that email already exists"), "email")
     if editing_self and (fields.get("role", user.role) != user.role or fields.get("active") is False):
         raise Forbidden(N_("you cannot demote or deactivate your own account"))
@@ -127,10 +121,7 @@ def update_user(actor: User, user: User, data: dict, now: datetime) -> User:
 
 
 def get_user(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(N_("no such user"))
-    return user
+    return get_or_raise(User, user_id, N_("no such user"))
 
 
 def active_staff() -> list[User]:
@@ -154,10 +145,7 @@ def save_team(actor: User, team: Team | None, data: dict, now: datetime) -> Team
     kind = c.choice("kind", data.get("kind") or "internal", TEAM_KINDS)
     description = c.text("description", data.get("description"), max_len=2000, multiline=True)
     c.check()
-    clash = select(Team.id).where(func.lower(Team.name) == name.lower())
-    if team is not None:
-        clash = clash.where(Team.id != team.id)
-    if db.session.scalar(clash) is not None:
+    if taken_by_other(Team, func.lower(Team.name) == name.lower(), team):
         raise Conflict(N_("a team with that name already exists"), "name")
     if team is None:
         team = Team(created_at=now)

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from crm import audit
 from crm.auth.models import User
 from crm.calendars.models import Calendar
-from crm.domain import N_, Cleaner, Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from crm.domain import N_, Cleaner, Conflict, DomainError, Forbidden, ValidationFailed
 from crm.extensions import db
+from crm.queries import get_or_raise, taken_by_other
 from crm.sla import BusinessCalendar, CalendarError, parse_hours
 
 # With no calendar configured, deadlines run in plain clock time.
@@ -90,12 +91,8 @@ def save_calendar(actor: User, calendar: Calendar | None, data: dict, now: datet
         raise Forbidden(N_("only admins manage calendars"))
     fields = _clean(data, calendar)
     checked = _check_arithmetic(fields, calendar)
-    if "name" in fields:
-        clash = select(Calendar.id).where(Calendar.name == fields["name"])
-        if calendar is not None:
-            clash = clash.where(Calendar.id != calendar.id)
-        if db.session.scalar(clash) is not None:
-            raise Conflict(N_("a calendar with that name already exists"), "name")
+    if "name" in fields and taken_by_other(Calendar, Calendar.name == fields["name"], calendar):
+        raise Conflict(N_("a calendar with that name already exists"), "name")
     if "hours" in fields:
         # Stored normalised: string weekdays (JSON keys), sorted [start, end] pairs.
         fields["hours"] = {str(day): [list(span) for span in spans]
@@ -126,11 +123,7 @@ def list_calendars() -> list[Calendar]:
 
 
 def get_calendar(calendar_id: int) -> Calendar:
-    calendar = db.session.get(Calendar, calendar_id) if isinstance(calendar_id, int) and 0 < calendar_id < 2**63 \
-        else None
-    if calendar is None:
-        raise NotFound(N_("no such calendar"), "calendar_id")
-    return calendar
+    return get_or_raise(Calendar, calendar_id, N_("no such calendar"), "calendar_id")
 
 
 def default_calendar() -> Calendar | None:

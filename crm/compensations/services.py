@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import joinedload
 
 from crm import audit
@@ -21,11 +21,12 @@ from crm.compensations.models import (
 )
 from crm.customers.lifecycle import TIERS
 from crm.customers.models import Customer
-from crm.domain import N_, Cleaner, Conflict, Forbidden, NotFound
+from crm.domain import N_, Cleaner, Conflict, Forbidden
 from crm.extensions import db
 from crm.moments.catalog import MAX_COST, parse_decimal
 from crm.moments.models import Commitment, Moment, MomentType
 from crm.pagination import Page, paginate
+from crm.queries import get_or_raise, is_id, taken_by_other
 
 DECIDED = ("approved", "issued", "rejected")
 GRANTED = ("approved", "issued")
@@ -150,11 +151,7 @@ def _write_notices(issued: list[tuple[int, int]], now: datetime) -> None:
 # --- decisions ------------------------------------------------------------------------
 
 def get_compensation(compensation_id: int) -> Compensation:
-    compensation = db.session.get(Compensation, compensation_id) \
-        if isinstance(compensation_id, int) and 0 < compensation_id < 2**63 else None
-    if compensation is None:
-        raise NotFound(N_("no such compensation"))
-    return compensation
+    return get_or_raise(Compensation, compensation_id, N_("no such compensation"))
 
 
 def _require_supervisor(actor: User) -> None:
@@ -261,8 +258,7 @@ def save_policy(actor: User, policy: CompensationPolicy | None, data: dict, now:
         raise Forbidden(N_("only admins manage compensation policies"))
     c = Cleaner()
     moment_type_id = data.get("moment_type_id") or None
-    if moment_type_id is not None and (not isinstance(moment_type_id, int) or isinstance(moment_type_id, bool)
-                                       or db.session.get(MomentType, moment_type_id) is None):
+    if moment_type_id is not None and (not is_id(moment_type_id) or db.session.get(MomentType, moment_type_id) is None):
         c.fail("moment_type_id", N_("no such moment type"))
     tier = c.choice("tier", data.get("tier") or None, TIERS, required=False)
     kind = c.choice("kind", data.get("kind"), KINDS)
@@ -283,13 +279,11 @@ def save_policy(actor: User, policy: CompensationPolicy | None, data: dict, now:
     if escalated_value is not None and numbers.get("escalate_after") is None:
         c.fail("escalate_after", N_("is required with an escalated value"))
     c.check()
-    clash = select(CompensationPolicy.id).where(
+    same_scope = and_(
         CompensationPolicy.moment_type_id.is_(None) if moment_type_id is None
         else CompensationPolicy.moment_type_id == moment_type_id,
         CompensationPolicy.tier.is_(None) if tier is None else CompensationPolicy.tier == tier)
-    if policy is not None:
-        clash = clash.where(CompensationPolicy.id != policy.id)
-    if db.session.scalar(clash) is not None:
+    if taken_by_other(CompensationPolicy, same_scope, policy):
         raise Conflict(N_("a policy for that moment type and tier already exists"), "moment_type_id")
     if policy is None:
         policy = CompensationPolicy(created_at=now)

@@ -14,6 +14,7 @@ from crm.customers.lifecycle import TIERS
 from crm.domain import N_, Cleaner, Conflict, Forbidden, NotFound
 from crm.extensions import db
 from crm.moments.models import BLUEPRINT_LANES, CHANNELS, PHASES, MomentType, ServiceLevel
+from crm.queries import is_id, taken_by_other
 
 CODE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 MAX_COST = Decimal("1000000")
@@ -108,7 +109,7 @@ def _clean(data: dict, *, creating: bool) -> dict:
         team_id = data.get("team_id")
         if team_id in (None, "", 0):
             out["team_id"] = None
-        elif isinstance(team_id, bool) or not isinstance(team_id, int) or db.session.get(Team, team_id) is None:
+        elif not is_id(team_id) or db.session.get(Team, team_id) is None:
             c.fail("team_id", N_("no such team"))
         else:
             out["team_id"] = team_id
@@ -116,8 +117,7 @@ def _clean(data: dict, *, creating: bool) -> dict:
         calendar_id = data.get("calendar_id")
         if calendar_id in (None, "", 0):
             out["calendar_id"] = None
-        elif isinstance(calendar_id, bool) or not isinstance(calendar_id, int) \
-                or db.session.get(Calendar, calendar_id) is None:
+        elif not is_id(calendar_id) or db.session.get(Calendar, calendar_id) is None:
             c.fail("calendar_id", N_("no such calendar"))
         else:
             out["calendar_id"] = calendar_id
@@ -143,12 +143,8 @@ def save_moment_type(actor: User, moment_type: MomentType | None, data: dict, no
     if not actor.has_role("admin"):
         raise Forbidden(N_("only admins manage the moment catalog"))
     fields = _clean(data, creating=moment_type is None)
-    if "code" in fields:
-        clash = select(MomentType.id).where(MomentType.code == fields["code"])
-        if moment_type is not None:
-            clash = clash.where(MomentType.id != moment_type.id)
-        if db.session.scalar(clash) is not None:
-            raise Conflict(N_("a moment type with that code already exists"), "code")
+    if "code" in fields and taken_by_other(MomentType, MomentType.code == fields["code"], moment_type):
+        raise Conflict(N_("a moment type with that code already exists"), "code")
     levels = fields.pop("service_levels", None)
     if moment_type is None:
         moment_type = MomentType(created_at=now)
@@ -194,10 +190,8 @@ def moment_type_choices() -> list:
 
 def get_moment_type(ref) -> MomentType:
     """A moment type by id (int) or code (str)."""
-    if isinstance(ref, bool):
-        ref = None
-    if isinstance(ref, int):
-        moment_type = db.session.get(MomentType, ref) if 0 < ref < 2**63 else None
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        moment_type = db.session.get(MomentType, ref) if is_id(ref) else None
     elif isinstance(ref, str) and ref:
         moment_type = db.session.scalar(select(MomentType).where(MomentType.code == ref[:40]))
     else:

@@ -26,14 +26,11 @@ from crm.moments.models import (
     Moment,
 )
 from crm.pagination import Page, paginate
+from crm.queries import get_or_raise, is_id
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 FUTURE_TOLERANCE = timedelta(minutes=10)
 NOTES_MAX = 5000
-
-
-def _is_id(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63
 
 
 def _clean_emotion(c: Cleaner, value):
@@ -63,7 +60,7 @@ def log_moment(actor: User, data: dict, now: datetime) -> Moment:
     customer = None
     if data.get("customer_id") in (None, ""):
         c.fail("customer_id", N_("is required"))
-    elif not _is_id(data["customer_id"]):
+    elif not is_id(data["customer_id"]):
         c.fail("customer_id", N_("no such customer"))
     else:
         customer = db.session.get(Customer, data["customer_id"])
@@ -87,12 +84,12 @@ def log_moment(actor: User, data: dict, now: datetime) -> Moment:
     elif not (EARLIEST <= occurred_at <= now + FUTURE_TOLERANCE):
         c.fail("occurred_at", N_("cannot be in the future or before 2000"))
     staff_id = data.get("staff_id") or actor.id
-    if staff_id != actor.id and (not _is_id(staff_id) or db.session.get(User, staff_id) is None):
+    if staff_id != actor.id and (not is_id(staff_id) or db.session.get(User, staff_id) is None):
         c.fail("staff_id", N_("no such user"))
     follows = None
     if data.get("follows_moment_id") not in (None, ""):
         follows_id = data["follows_moment_id"]
-        follows = db.session.get(Moment, follows_id) if _is_id(follows_id) else None
+        follows = db.session.get(Moment, follows_id) if is_id(follows_id) else None
         if follows is None or (customer is not None and follows.customer_id != customer.id):
             c.fail("follows_moment_id", N_("must be an earlier contact with the same customer"))
             follows = None
@@ -169,10 +166,7 @@ def _answer_incident(actor: User, moment: Moment, now: datetime) -> None:
 
 
 def get_moment(moment_id: int) -> Moment:
-    moment = db.session.get(Moment, moment_id) if _is_id(moment_id) else None
-    if moment is None:
-        raise NotFound(N_("no such contact"))
-    return moment
+    return get_or_raise(Moment, moment_id, N_("no such contact"))
 
 
 def set_emotion(actor: User, moment: Moment, emotion, now: datetime) -> Moment:
@@ -186,10 +180,7 @@ def set_emotion(actor: User, moment: Moment, emotion, now: datetime) -> Moment:
 
 
 def get_commitment(commitment_id: int) -> Commitment:
-    commitment = db.session.get(Commitment, commitment_id) if _is_id(commitment_id) else None
-    if commitment is None:
-        raise NotFound(N_("no such commitment"))
-    return commitment
+    return get_or_raise(Commitment, commitment_id, N_("no such commitment"))
 
 
 def mark_met(actor: User, commitment: Commitment, now: datetime) -> Commitment:

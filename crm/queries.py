@@ -1,0 +1,30 @@
+"""Small query helpers every service uses the same way."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from crm.domain import NotFound
+from crm.extensions import db
+
+MAX_ID = 2**63 - 1
+
+
+def is_id(value) -> bool:
+    """A positive integer that fits a 64-bit column (booleans are not ids)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
+
+
+def get_or_raise(model, ident, message: str, field: str | None = None):
+    """The row with this id, or NotFound with `message` (a gettext id)."""
+    row = db.session.get(model, ident) if is_id(ident) else None
+    if row is None:
+        raise NotFound(message, field)
+    return row
+
+
+def taken_by_other(model, condition, current=None) -> bool:
+    """Whether a row other than `current` already matches `condition` (a unique value)."""
+    stmt = select(model.id).where(condition)
+    if current is not None:
+        stmt = stmt.where(model.id != current.id)
+    return db.session.scalar(stmt.limit(1)) is not None
