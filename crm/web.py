@@ -71,6 +71,34 @@ def apply_errors(form, error: DomainError) -> None:
             form.form_errors.append(err.translated())
 
 
+def act(action, success: str) -> bool:
+    """Run one service call as the request's transaction: commit and say so, or roll back
+    and show the domain error. For buttons whose result is shown on the next page."""
+    from flask import flash
+
+    from crm.extensions import db
+
+    try:
+        action()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.translated(), "error")
+        return False
+    db.session.commit()
+    flash(success, "success")
+    return True
+
+
+def redirect_back(default: str):
+    """Back to the form's `next` when it is a local path, else to `default`."""
+    from flask import redirect
+
+    from crm.security import is_safe_next
+
+    target = request.form.get("next")
+    return redirect(target if is_safe_next(target) else default)
+
+
 def page_arg() -> int:
     page = request.args.get("page", 1, type=int)
     return page if page and 0 < page < 10**6 else 1

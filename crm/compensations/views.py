@@ -11,13 +11,10 @@ from flask_login import current_user
 from crm.auth.services import list_teams
 from crm.compensations import services
 from crm.compensations.forms import ApproveForm, GoodwillForm, RejectForm, ReviewFilterForm
-from crm.domain import DomainError
-from crm.extensions import db
 from crm.moments.catalog import list_moment_types
 from crm.moments.services import get_moment, recent_moments
-from crm.security import is_safe_next
 from crm.types import utc_now
-from crm.web import fresh_login_required, page_arg, role_required, staff_required
+from crm.web import act, fresh_login_required, page_arg, redirect_back, role_required, staff_required
 
 bp = Blueprint("compensations", __name__, url_prefix="/compensations")
 
@@ -66,20 +63,12 @@ def _MultiDict(values: dict):
 
 
 def _back():
-    target = request.form.get("next")
-    return redirect(target if is_safe_next(target) else url_for("compensations.review"))
+    return redirect_back(url_for("compensations.review"))
 
 
-def _decide(action, success: str, compensation_id: int, form=None):
+def _decide(action, success: str, compensation_id: int):
     compensation = services.get_compensation(compensation_id)
-    try:
-        action(compensation)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.translated(), "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
+    act(lambda: action(compensation), success)
     return _back()
 
 
@@ -131,13 +120,7 @@ def goodwill(customer_id: int):
         flash(" ".join(e for errors in form.errors.values() for e in errors), "error")
         return redirect(target)
     moment = get_moment(int(form.moment_id.data))
-    try:
-        services.grant_goodwill(current_user, moment, {"kind": form.kind.data, "value": form.value.data,
-                                                        "reason": form.reason.data}, utc_now())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.translated(), "error")
-    else:
-        db.session.commit()
-        flash(_("Compensation granted and issued."), "success")
+    act(lambda: services.grant_goodwill(current_user, moment, {"kind": form.kind.data, "value": form.value.data,
+                                                               "reason": form.reason.data}, utc_now()),
+        _("Compensation granted and issued."))
     return redirect(target)

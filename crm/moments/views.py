@@ -18,9 +18,8 @@ from crm.forms import ActionForm
 from crm.moments import services
 from crm.moments.catalog import moment_type_choices
 from crm.moments.forms import MomentForm
-from crm.security import is_safe_next
 from crm.types import utc_now
-from crm.web import apply_errors, page_arg, role_required, staff_required
+from crm.web import act, apply_errors, page_arg, redirect_back, role_required, staff_required
 
 bp = Blueprint("moments", __name__)
 
@@ -92,16 +91,8 @@ def resume(commitment_id: int):
 
 def _commitment_action(action, commitment_id: int, success: str):
     commitment = services.get_commitment(commitment_id)
-    try:
-        action(current_user, commitment, utc_now())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.translated(), "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
-    back = request.form.get("next")
-    return redirect(back if is_safe_next(back) else url_for("customers.detail", customer_id=commitment.customer_id))
+    act(lambda: action(current_user, commitment, utc_now()), success)
+    return redirect_back(url_for("customers.detail", customer_id=commitment.customer_id))
 
 
 @bp.post("/commitments/<id:commitment_id>/met")
@@ -112,5 +103,4 @@ def mark_met(commitment_id: int):
         services.mark_met(current_user, commitment, utc_now())
         db.session.commit()
         flash(_("Commitment marked as met."), "success")
-    back = request.form.get("next")
-    return redirect(back if is_safe_next(back) else url_for("customers.detail", customer_id=commitment.customer_id))
+    return redirect_back(url_for("customers.detail", customer_id=commitment.customer_id))
