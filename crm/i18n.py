@@ -6,8 +6,8 @@ from decimal import Decimal
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import current_app, has_request_context, request, session
-from flask_babel import get_locale, get_timezone
+from flask import current_app, g, has_request_context, request, session
+from flask_babel import get_locale, get_timezone, get_translations
 from flask_login import current_user
 
 from crm.config import SUPPORTED_LOCALES
@@ -48,9 +48,33 @@ def number(value) -> str:
     return babel_numbers.format_decimal(value, locale=get_locale()) if value is not None else ""
 
 
+def _request_translations():
+    """The translations for this request, looked up once: Flask-Babel's gettext resolves
+    them on every call (about 19 µs in a template, and a page makes hundreds of calls)."""
+    translations = g.get("_crm_translations")
+    if translations is None:
+        translations = g._crm_translations = get_translations()
+    return translations
+
+
+def forget_translations() -> None:
+    """Call after switching language inside one request or app context (force_locale)."""
+    g.pop("_crm_translations", None)
+
+
+def _gettext(string: str) -> str:
+    return _request_translations().ugettext(string)
+
+
+def _ngettext(singular: str, plural: str, num: int) -> str:
+    return _request_translations().ungettext(singular, plural, num)
+
+
 def init_app(app) -> None:
     from crm import labels
 
+    # Jinja's newstyle wrappers still format %(name)s variables and escape as before.
+    app.jinja_env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
     labels.init_app(app)
     app.jinja_env.filters.update(money=money, when=when, number=number)
     app.jinja_env.globals.update(current_locale=lambda: str(get_locale()))
