@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 
 from crm.auth.services import list_teams
 from crm.compensations import services
@@ -42,24 +43,18 @@ def _filters(form: ReviewFilterForm) -> dict:
 def review():
     args = request.args.to_dict()
     args.setdefault("status", "proposed")
-    form = ReviewFilterForm(data=None, formdata=_MultiDict(args), teams=list_teams(),
+    form = ReviewFilterForm(formdata=MultiDict(args), teams=list_teams(),
                             moment_types=list_moment_types(include_inactive=True))
     if not form.validate():
         flash(_("Check the filters."), "error")
         filters = {}
     else:
         filters = _filters(form)
-    digest_filters = {k: v for k, v in filters.items() if k != "status"}
+    # Totals and the digest cover every status: the status filter narrows the list only.
+    others = {k: v for k, v in filters.items() if k != "status"}
     return render_template(
         "compensations/review.html", form=form, page=services.list_compensations(**filters, page=page_arg()),
-        totals=services.totals(**filters), digest=services.breach_digest(**digest_filters),
-        approve_form=ApproveForm(), reject_form=RejectForm())
-
-
-def _MultiDict(values: dict):
-    from werkzeug.datastructures import MultiDict
-
-    return MultiDict(values)
+        totals=services.totals(**others), digest=services.breach_digest(**others))
 
 
 def _back():

@@ -133,3 +133,11 @@ def test_goodwill_from_the_customer_page(app, login, agent, admin, customer, mom
     with app.app_context():
         granted = db.session.scalar(select(Compensation))
         assert (granted.status, str(granted.value)) == ("issued", "9.90")
+
+
+def test_totals_cover_every_status_whatever_the_list_shows(app, login, supervisor, proposals):
+    b = login(supervisor)
+    b.post(f"/compensations/{proposals[0]}/reject", {"reason": "no"}, csrf_from_url="/compensations")
+    page = text(b.get("/compensations?status=proposed"))
+    assert re.search(r"Proposed</td><td>1</td>", page) and re.search(r"Rejected</td><td>1</td>", page)
+    assert "1 compensation" in page
