@@ -32,6 +32,28 @@ def sweep_job(app: Flask) -> None:
             db.session.remove()
 
 
+def maintenance_job(app: Flask) -> None:
+    """Hourly upkeep: old failed logins go, and SQLite refreshes the statistics its
+    planner needs (without them it can pick a scan over an index on large tables)."""
+    from sqlalchemy import text
+
+    from crm.auth.services import prune_login_attempts
+
+    with app.app_context():
+        try:
+            pruned = prune_login_attempts(utc_now())
+            db.session.commit()
+            if db.engine.dialect.name == "sqlite":
+                with db.engine.connect() as connection:
+                    connection.execute(text("PRAGMA optimize"))
+            log.info("maintenance: %s old login attempts pruned", pruned)
+        except Exception:
+            db.session.rollback()
+            log.exception("maintenance failed; the next run retries")
+        finally:
+            db.session.remove()
+
+
 # After a pause, run once, not once per missed interval; never two of one job at once;
 # a run late by up to five minutes still happens.
 JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300, "replace_existing": True}
@@ -41,4 +63,5 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_job(sweep_job, "interval", minutes=1, args=[app], id="sweep_commitments",
                       next_run_time=utc_now(), **JOB_OPTIONS)
+    scheduler.add_job(maintenance_job, "interval", hours=1, args=[app], id="maintenance", **JOB_OPTIONS)
     return scheduler

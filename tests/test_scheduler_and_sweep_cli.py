@@ -80,3 +80,19 @@ def test_decisions_are_audited(app, api_as, agent, supervisor, admin, customer, 
         assert sorted(events) == sorted([("compensation.approved", supervisor.id, first),
                                          ("compensation.issued", supervisor.id, first),
                                          ("compensation.rejected", supervisor.id, second)])
+
+
+def test_maintenance_prunes_old_login_attempts_only(app):
+    from crm.auth.models import LoginAttempt
+    from crm.scheduler import build_scheduler, maintenance_job
+
+    now = datetime.now(timezone.utc)
+    with app.app_context():
+        db.session.add_all([LoginAttempt(email="a@example.es", address="10.0.0.1", at=now - timedelta(days=3)),
+                            LoginAttempt(email="a@example.es", address="10.0.0.1", at=now - timedelta(minutes=5))])
+        db.session.commit()
+    maintenance_job(app)
+    with app.app_context():
+        assert [a.at > now - timedelta(hours=1) for a in db.session.scalars(select(LoginAttempt))] == [True]
+    job = build_scheduler(app).get_job("maintenance")
+    assert job.trigger.interval == timedelta(hours=1) and job.max_instances == 1

@@ -215,6 +215,12 @@ def user_for_token(secret: str, now: datetime) -> User | None:
     return token.user
 
 
+def prune_login_attempts(now: datetime) -> int:
+    """Forget failed logins older than a day: only the last window's count matters."""
+    result = db.session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=1)))
+    return result.rowcount or 0
+
+
 # --- login ----------------------------------------------------------------------
 
 def authenticate(email, password, address: str, now: datetime) -> User:
