@@ -36,7 +36,7 @@ def test_scheduler_jobs_are_configured_to_never_pile_up(app):
     assert job.trigger.interval == timedelta(minutes=1)
 
 
-def test_sweep_job_commits_and_recovers(app, api_as, agent, customer, moment_type, monkeypatch):
+def test_sweep_job_commits_and_recovers(app, api_as, agent, customer, moment_type, monkeypatch, caplog):
     from crm import scheduler
 
     log_complaint(api_as, agent, customer, datetime.now(timezone.utc) - timedelta(days=3))
@@ -49,6 +49,7 @@ def test_sweep_job_commits_and_recovers(app, api_as, agent, customer, moment_typ
 
     monkeypatch.setattr("crm.moments.sweep.sweep_commitments", broken)
     scheduler.sweep_job(app)  # logs and returns: the next run retries
+    assert "sweep failed" in caplog.text and "database went away" in caplog.text
 
 
 def test_at_risk_shows_on_the_agents_home_before_it_breaks(login, agent, api_as, customer, moment_type):

@@ -7,8 +7,6 @@ from flask import abort, g, request
 
 from crm.extensions import api, csrf
 
-API_PREFIX = "/api/v1"
-
 
 def authenticate_request():
     """Every API call needs `Authorization: Bearer <token>`; cookies are never enough,

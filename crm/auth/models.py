@@ -26,10 +26,6 @@ class Team(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
-    @property
-    def is_partner(self) -> bool:
-        return self.kind == "partner"
-
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"

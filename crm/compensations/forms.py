@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from crm.compensations.models import KINDS
+from crm.compensations.models import KINDS, STATUSES
 from crm.customers.lifecycle import TIERS
 from crm.forms import BaseForm, LocalDecimalField
 from crm.labels import choices
@@ -22,7 +22,7 @@ class ReviewFilterForm(BaseForm):
     def __init__(self, *args, teams=(), moment_types=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.status.choices = [SelectChoice("", _l("Any status"))] + choices(
-            "compensation_status", ("proposed", "approved", "issued", "rejected"))
+            "compensation_status", STATUSES)
         self.team.choices = [SelectChoice("", _l("Any team"))] + [SelectChoice(str(t.id), t.name) for t in teams]
         self.moment_type.choices = [SelectChoice("", _l("Any type"))] + [
             SelectChoice(str(m.id), m.name) for m in moment_types]

@@ -7,7 +7,6 @@ from decimal import Decimal
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from crm.auth.models import User
 from crm.customers.models import Customer
 from crm.extensions import db
 from crm.moments.models import Commitment, Moment, MomentType
@@ -73,7 +72,6 @@ class Compensation(db.Model):
     customer: Mapped[Customer] = relationship()
     commitment: Mapped[Commitment | None] = relationship()
     moment: Mapped[Moment | None] = relationship()
-    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
     __table_args__ = (
         Index("ix_compensations_status_proposed", "status", "proposed_at"),

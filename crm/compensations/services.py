@@ -14,6 +14,7 @@ from crm.auth.models import ROLES, User
 from crm.compensations import rules
 from crm.compensations.models import (
     KINDS,
+    STATUSES,
     Compensation,
     CompensationPolicy,
     CustomerNotice,
@@ -28,7 +29,6 @@ from crm.moments.models import Commitment, Moment, MomentType
 from crm.pagination import Page, paginate
 from crm.queries import get_or_raise, is_id, taken_by_other
 
-DECIDED = ("approved", "issued", "rejected")
 GRANTED = ("approved", "issued")
 
 
@@ -318,8 +318,7 @@ def totals(**filters) -> dict:
     """Count, value and cost per status for the same filters as the list."""
     stmt = _filtered(select(Compensation.status, func.count(), func.coalesce(func.sum(Compensation.value), 0),
                             func.coalesce(func.sum(Compensation.cost), 0)), **filters).group_by(Compensation.status)
-    out = {status: {"count": 0, "value": Decimal("0"), "cost": Decimal("0")} for status in
-           ("proposed", "approved", "issued", "rejected")}
+    out = {status: {"count": 0, "value": Decimal("0"), "cost": Decimal("0")} for status in STATUSES}
     for status, count, value, cost in db.session.execute(stmt):
         out[status] = {"count": count, "value": Decimal(value), "cost": Decimal(cost)}
     return out
@@ -328,7 +327,7 @@ def totals(**filters) -> dict:
 def _filtered(stmt, *, status=None, customer_id=None, team_id=None, moment_type_id=None, tier=None, since=None,
               until=None):
     c = Cleaner()
-    c.choice("status", status, ("proposed", "approved", "issued", "rejected"), required=False)
+    c.choice("status", status, STATUSES, required=False)
     c.choice("tier", tier, TIERS, required=False)
     c.check()
     if status:
@@ -390,6 +389,4 @@ def issued_cost(compensations: list[Compensation]) -> Decimal:
 
 def compensation_cost(customer: Customer) -> Decimal:
     """What this customer's compensations cost the business (issued ones count)."""
-    return Decimal(db.session.scalar(select(func.coalesce(func.sum(Compensation.cost), 0))
-                                     .where(Compensation.customer_id == customer.id,
-                                            Compensation.status == "issued")))
+    return issued_cost(ledger(customer))

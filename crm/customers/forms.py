@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from crm.customers.lifecycle import CUSTOMER_LANGUAGES, LOYALTY_LEVELS, REASON_MAX, STAGES, TIERS
+from crm.customers.lifecycle import CUSTOMER_LANGUAGES, DEFAULT_TIER, LOYALTY_LEVELS, REASON_MAX, STAGES, TIERS
 from crm.forms import BaseForm
 from crm.labels import choices
 
@@ -15,7 +15,7 @@ class CustomerForm(BaseForm):
     segment = StringField(_l("Segment"), validators=[Optional(), Length(max=60)])
     stage = SelectField(_l("Stage"), default="prospect")
     loyalty = SelectField(_l("Loyalty"), default="occasional")
-    tier = SelectField(_l("Service tier"), default="standard")
+    tier = SelectField(_l("Service tier"), default=DEFAULT_TIER)
     language = SelectField(_l("Language"), default="es")
     owner_id = SelectField(_l("Owner"), coerce=int, validate_choice=True)
     marketing_consent = BooleanField(_l("Agrees to receive marketing email"))

@@ -7,6 +7,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
+from crm.customers.lifecycle import DEFAULT_TIER
 from crm.extensions import db
 from crm.types import UTCDateTime, utc_now
 
@@ -27,7 +28,7 @@ class Customer(db.Model):
     segment: Mapped[str | None] = mapped_column(String(60), index=True)
     stage: Mapped[str] = mapped_column(String(20), default="prospect", index=True)
     loyalty: Mapped[str] = mapped_column(String(20), default="occasional")
-    tier: Mapped[str] = mapped_column(String(20), default="standard")
+    tier: Mapped[str] = mapped_column(String(20), default=DEFAULT_TIER)
     language: Mapped[str] = mapped_column(String(5), default="es")
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     owner_id: Mapped[int | None] = mapped_column(

@@ -13,6 +13,7 @@ from crm.auth.services import normalise_email
 from crm.customers import search
 from crm.customers.lifecycle import (
     CUSTOMER_LANGUAGES,
+    DEFAULT_TIER,
     LOYALTY_LEVELS,
     STAGES,
     TIERS,
@@ -51,7 +52,7 @@ def _clean(data: dict, *, creating: bool) -> dict:
     if creating:
         out["stage"] = c.choice("stage", data.get("stage") or "prospect", STAGES)
     for key, choices, default in (("loyalty", LOYALTY_LEVELS, "occasional"),
-                                  ("tier", TIERS, "standard"),
+                                  ("tier", TIERS, DEFAULT_TIER),
                                   ("language", CUSTOMER_LANGUAGES, "es")):
         if given(key):
             out[key] = c.choice(key, data.get(key) or default, choices)

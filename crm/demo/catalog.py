@@ -4,8 +4,6 @@ Catalog content is the business's own data (written by its admin, in Spanish),
 not interface text, so it is not translated.
 """
 
-BUSINESS = "Bicicletas Rivera S.L."
-
 # The shop's opening hours: split shifts on weekdays, Saturday mornings, Valencian holidays.
 CALENDAR = {
     "name": "Horario de la tienda",

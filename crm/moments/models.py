@@ -173,10 +173,6 @@ class Commitment(db.Model):
         Index("ix_commitments_customer", "customer_id"),
     )
 
-    @property
-    def closed_at(self) -> datetime | None:
-        return self.met_at or self.breached_at
-
     def is_overdue(self, now: datetime) -> bool:
         return self.status == "open" and self.due_at <= now
 
