@@ -61,9 +61,10 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.compensations.views import bp as compensations_bp
     from crm.customers.views import bp as customers_bp
+    from crm.followups.views import bp as followups_bp
     from crm.moments.views import bp as moments_bp
 
-    for blueprint in (auth_bp, customers_bp, moments_bp, compensations_bp, admin_bp):
+    for blueprint in (auth_bp, customers_bp, moments_bp, compensations_bp, admin_bp, followups_bp):
         app.register_blueprint(blueprint)
     register_api(app)
 
@@ -86,4 +87,5 @@ from crm.auth import models as _auth_models  # noqa: E402,F401
 from crm.calendars import models as _calendar_models  # noqa: E402,F401
 from crm.compensations import models as _compensation_models  # noqa: E402,F401
 from crm.customers import models as _customer_models  # noqa: E402,F401
+from crm.followups import models as _followup_models  # noqa: E402,F401
 from crm.moments import models as _moment_models  # noqa: E402,F401

@@ -100,9 +100,38 @@ def sweep(now_text):
                f"compensations proposed {result.proposed}, issued {result.issued}")
 
 
+@crm_cli.command("dispatch")
+@click.option("--now", "now_text", help="Send what is due at this ISO instant (default: now).")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many messages.")
+def dispatch(now_text, limit):
+    """Send the outbox's due messages; prints counts."""
+    from crm.followups.dispatch import dispatch as run
+    from crm.followups.rules import SmtpUrlError
+    from crm.followups.transport import transport_from_config
+
+    now = _parse_now(now_text)
+    try:
+        transport = transport_from_config()
+    except SmtpUrlError as exc:
+        raise click.ClickException(f"CRM_SMTP_URL: {exc}") from None
+    result = run(transport, now, limit=limit)
+    click.echo(str(result))
+
+
+@crm_cli.command("plan-followups")
+@click.option("--now", "now_text", help="Plan as of this ISO instant (default: now).")
+def plan_followups(now_text):
+    """Write the renewal and quiet-customer messages that are due; prints how many."""
+    from crm.followups.services import plan_followups as plan
+
+    written = plan(_parse_now(now_text))
+    db.session.commit()
+    click.echo(f"{written} messages written")
+
+
 @crm_cli.command("scheduler")
 def scheduler():
-    """Run the scheduler process (sweep every minute). Start exactly one beside the web server."""
+    """Run the scheduler process (sweep, outbox, follow-ups). Start exactly one beside the web server."""
     import logging
 
     from flask import current_app
@@ -110,7 +139,8 @@ def scheduler():
     from crm.scheduler import build_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    click.echo("scheduler running: sweep_commitments every minute (Ctrl-C stops it)")
+    click.echo("scheduler running: sweep every minute, outbox every 15 s, follow-up planning every"
+               " 5 minutes (Ctrl-C stops it)")
     try:
         build_scheduler(current_app._get_current_object()).start()
     except (KeyboardInterrupt, SystemExit):

@@ -42,6 +42,14 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("CRM_TIMEZONE", "Europe/Madrid"),
         "CRM_BASE_URL": os.environ.get("CRM_BASE_URL", "http://127.0.0.1:5000"),
         "CRM_CURRENCY": os.environ.get("CRM_CURRENCY", "EUR"),
+        # The business's name in emails, and where they come from.
+        "CRM_COMPANY_NAME": os.environ.get("CRM_COMPANY_NAME", "Fideliza"),
+        "CRM_MAIL_FROM": os.environ.get("CRM_MAIL_FROM", "Fideliza <no-reply@fideliza.localhost>"),
+        "CRM_MAIL_REPLY_TO": os.environ.get("CRM_MAIL_REPLY_TO") or None,
+        # Unset: mail is written as .eml files under instance/mail (dev and demo).
+        "CRM_SMTP_URL": os.environ.get("CRM_SMTP_URL") or None,
+        "CRM_MAIL_DIR": os.environ.get("CRM_MAIL_DIR") or str(Path(instance_path) / "mail"),
+        "CRM_SURVEY_DAYS": int(os.environ.get("CRM_SURVEY_DAYS", "30")),
         "SESSION_COOKIE_SECURE": _env_bool("CRM_SECURE_COOKIES", secure_default),
         "REMEMBER_COOKIE_SECURE": _env_bool("CRM_SECURE_COOKIES", secure_default),
         "SESSION_COOKIE_HTTPONLY": True,

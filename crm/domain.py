@@ -58,6 +58,13 @@ class Conflict(DomainError):
     status = 409
 
 
+class Gone(DomainError):
+    """It existed, and no longer can be used (an expired link)."""
+
+    code = "gone"
+    status = 410
+
+
 # Control characters other than tab, newline and carriage return: a NUL byte would
 # be refused by PostgreSQL and the rest are never typed by people.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

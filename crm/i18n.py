@@ -1,13 +1,14 @@
 """Language and time zone selection, and the formatting filters templates use."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 from flask import current_app, g, has_request_context, request, session
-from flask_babel import get_locale, get_timezone, get_translations
+from flask_babel import force_locale, get_locale, get_timezone, get_translations
 from flask_login import current_user
 
 from crm.config import SUPPORTED_LOCALES
@@ -60,6 +61,17 @@ def _request_translations():
 def forget_translations() -> None:
     """Call after switching language inside one request or app context (force_locale)."""
     g.pop("_crm_translations", None)
+
+
+@contextmanager
+def in_language(language: str):
+    """Render in another language inside this request or job (an email in the customer's)."""
+    forget_translations()
+    try:
+        with force_locale(language):
+            yield
+    finally:
+        forget_translations()
 
 
 def _gettext(string: str) -> str:

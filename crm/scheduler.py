@@ -32,6 +32,37 @@ def sweep_job(app: Flask) -> None:
             db.session.remove()
 
 
+def dispatch_job(app: Flask) -> None:
+    from crm.followups.dispatch import dispatch
+    from crm.followups.transport import transport_from_config
+
+    with app.app_context():
+        try:
+            result = dispatch(transport_from_config(), utc_now())
+            if result.sent or result.retrying or result.failed:
+                log.info("outbox: %s", result)
+        except Exception:
+            log.exception("dispatch failed; the next run retries")
+        finally:
+            db.session.remove()
+
+
+def plan_followups_job(app: Flask) -> None:
+    from crm.followups.services import plan_followups
+
+    with app.app_context():
+        try:
+            written = plan_followups(utc_now())
+            db.session.commit()
+            if written:
+                log.info("follow-ups: %s messages written", written)
+        except Exception:
+            db.session.rollback()
+            log.exception("follow-up planning failed; the next run retries")
+        finally:
+            db.session.remove()
+
+
 def maintenance_job(app: Flask) -> None:
     """Hourly upkeep: old failed logins go, and SQLite refreshes the statistics its
     planner needs (without them it can pick a scan over an index on large tables)."""
@@ -62,6 +93,9 @@ JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300, 
 def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_job(sweep_job, "interval", minutes=1, args=[app], id="sweep_commitments",
+                      next_run_time=utc_now(), **JOB_OPTIONS)
+    scheduler.add_job(dispatch_job, "interval", seconds=15, args=[app], id="dispatch_outbox", **JOB_OPTIONS)
+    scheduler.add_job(plan_followups_job, "interval", minutes=5, args=[app], id="plan_followups",
                       next_run_time=utc_now(), **JOB_OPTIONS)
     scheduler.add_job(maintenance_job, "interval", hours=1, args=[app], id="maintenance", **JOB_OPTIONS)
     return scheduler

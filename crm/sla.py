@@ -228,6 +228,35 @@ class BusinessCalendar:
             i = bisect_right(self._before, target) - 1
         return _from_micros(self._starts[i] + target - self._before[i]).astimezone(start.tzinfo)
 
+    def is_open_day(self, day: date) -> bool:
+        """Whether the business opens at all on this local date."""
+        return bool(self.hours.get(day.weekday())) and not self.is_holiday(day)
+
+    def after_open_days(self, start: datetime, days: int) -> datetime:
+        """The same local clock time on the `days`-th day the business opens after
+        `start`'s date, moved on to the next opening when it is closed then.
+
+        "Two business days after a Friday-evening contact" is Tuesday (Monday being
+        the first), and a message due then goes out within opening hours.
+        """
+        _require_aware(start, "start")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise CalendarError(N_("days must be a whole number of days, zero or more"))
+        local = start.astimezone(self.zone)
+        day = local.date()
+        found, looked = 0, 0
+        while found < days:
+            day += timedelta(days=1)
+            looked += 1
+            if self.is_open_day(day):
+                found, looked = found + 1, 0
+            elif looked > 366:
+                # A whole year without an open day: the calendar never opens.
+                raise CalendarError(N_("the calendar never opens"))
+        wall = datetime.combine(day, local.time().replace(tzinfo=None)).replace(tzinfo=self.zone)
+        # A wall time skipped by a daylight-saving change resolves forward via UTC.
+        return self.next_open(wall.astimezone(timezone.utc)).astimezone(start.tzinfo)
+
     # --- internals ----------------------------------------------------------------
 
     def _total(self, t: int) -> int:

@@ -187,6 +187,30 @@ def customer(app, agent):
         return c.id
 
 
+NOTICE_TEMPLATE = {
+    "code": "compensation-notice", "name": "Compensation notice", "kind": "transactional",
+    "subject_es": "Te debemos una: {{ compensation }}",
+    "body_es": "Hola {{ first_name }}:\n\nComo compensación tienes: {{ compensation }}.\n\n{{ company_name }}",
+    "subject_en": "We owe you one: {{ compensation }}",
+    "body_en": "Hello {{ first_name }},\n\nAs compensation you have: {{ compensation }}.\n\n{{ company_name }}",
+}
+
+
+@pytest.fixture
+def notice_rule(app, admin):
+    """The compensation notice: a transactional template sent by a compensation_issued rule."""
+    from crm.auth.models import User
+    from crm.followups.services import save_rule, save_template
+
+    with app.app_context():
+        actor = _db.session.get(User, admin.id)
+        template = save_template(actor, NOTICE_TEMPLATE, NOW)
+        rule = save_rule(actor, {"name": "Notice", "trigger": "compensation_issued", "template_id": template.id},
+                         NOW)
+        _db.session.commit()
+        return rule.id
+
+
 # --- logged-in clients -------------------------------------------------------------
 
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

@@ -1,4 +1,4 @@
-"""What a broken promise earns the customer: policies, compensations, and the notice seam."""
+"""What a broken promise earns the customer: policies and compensations."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -85,20 +85,3 @@ class GoodwillLimit(db.Model):
     __tablename__ = "goodwill_limits"
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
     max_value: Mapped[Decimal] = mapped_column(MONEY)
-
-
-class CustomerNotice(db.Model):
-    """A message the customer is owed, written in the same transaction as its cause.
-
-    Follow-ups (the email outbox) will deliver these; until then they wait, visibly,
-    rather than pretending to be sent.
-    """
-
-    __tablename__ = "customer_notices"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(40))
-    compensation_id: Mapped[int | None] = mapped_column(ForeignKey("compensations.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(20), default="pending")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import joinedload
 
 from crm import audit
@@ -17,7 +17,6 @@ from crm.compensations.models import (
     STATUSES,
     Compensation,
     CompensationPolicy,
-    CustomerNotice,
     GoodwillLimit,
 )
 from crm.customers.lifecycle import TIERS
@@ -96,8 +95,7 @@ def propose_for_breaches(commitment_ids: list[int], now: datetime) -> ProposalCo
     if not rows:
         return counts
     created = _insert_new(rows)
-    issued = [(compensation_id, customer_id) for compensation_id, customer_id, status in created
-              if status == "issued"]
+    issued = [compensation_id for compensation_id, _, status in created if status == "issued"]
     if issued:
         _write_notices(issued, now)
     counts.issued = len(issued)
@@ -136,16 +134,19 @@ def _insert_new(rows: list[dict]) -> list[tuple[int, int, str]]:
     return [tuple(row) for row in db.session.connection().execute(statement, rows)]
 
 
-def _write_notice(compensation_id: int, customer_id: int, now: datetime) -> None:
-    _write_notices([(compensation_id, customer_id)], now)
+def _write_notice(compensation_id: int, now: datetime) -> None:
+    _write_notices([compensation_id], now)
 
 
-def _write_notices(issued: list[tuple[int, int]], now: datetime) -> None:
-    """The customer notices for issued compensations, keyed so each is written once."""
-    db.session.execute(insert(CustomerNotice), [
-        {"idempotency_key": f"compensation-issued:{compensation_id}", "customer_id": customer_id,
-         "kind": "compensation_issued", "compensation_id": compensation_id, "created_at": now, "status": "pending"}
-        for compensation_id, customer_id in issued])
+def _write_notices(compensation_ids: list[int], now: datetime) -> None:
+    """The customer's notices of issued compensations, written to the outbox by the
+    compensation_issued rules in this same transaction, keyed so each is written once."""
+    from crm.followups.services import schedule_compensation_notices
+
+    issued = db.session.scalars(select(Compensation).options(
+        joinedload(Compensation.customer).joinedload(Customer.owner),
+        joinedload(Compensation.moment).joinedload(Moment.moment_type)).where(Compensation.id.in_(compensation_ids)))
+    schedule_compensation_notices(issued, now)
 
 
 # --- decisions ------------------------------------------------------------------------
@@ -202,7 +203,7 @@ def issue(actor: User, compensation: Compensation, now: datetime) -> Compensatio
     compensation.status = "issued"
     compensation.issued_at, compensation.issued_by_id = now, actor.id
     db.session.flush()
-    _write_notice(compensation.id, compensation.customer_id, now)
+    _write_notice(compensation.id, now)
     audit.record(actor, "compensation.issued", "compensation", compensation.id, now)
     return compensation
 
@@ -231,7 +232,7 @@ def grant_goodwill(actor: User, moment: Moment, data: dict, now: datetime) -> Co
         decided_at=now, decided_by_id=actor.id, issued_at=now, issued_by_id=actor.id)
     db.session.add(compensation)
     db.session.flush()
-    _write_notice(compensation.id, compensation.customer_id, now)
+    _write_notice(compensation.id, now)
     audit.record(actor, "compensation.goodwill", "compensation", compensation.id, now, value=str(value))
     return compensation
 
@@ -390,3 +391,14 @@ def issued_cost(compensations: list[Compensation]) -> Decimal:
 def compensation_cost(customer: Customer) -> Decimal:
     """What this customer's compensations cost the business (issued ones count)."""
     return issued_cost(ledger(customer))
+
+
+def describe(compensation: Compensation) -> str:
+    """What the customer receives, in the current language: "Discount: €10.00"."""
+    from crm.i18n import money
+    from crm.labels import label
+
+    kind = label("compensation_kind", compensation.kind)
+    if not compensation.value:
+        return kind
+    return f"{kind}: {money(compensation.value)}"

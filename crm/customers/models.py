@@ -1,9 +1,9 @@
 """Customers, their stage history and the search index behind the type-ahead."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
@@ -31,6 +31,11 @@ class Customer(db.Model):
     tier: Mapped[str] = mapped_column(String(20), default=DEFAULT_TIER)
     language: Mapped[str] = mapped_column(String(5), default="es")
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the customer says stop; no marketing email is written or sent after it.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    renewal_date: Mapped[date | None] = mapped_column(Date, index=True)
+    # The last contact (or purchase), kept here so "quiet for N days" is one indexed range.
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     owner_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )

@@ -275,3 +275,67 @@ COMPENSATION_POLICIES = [
     {"type": None, "tier": None, "kind": "apology", "value": "0", "requires_approval": False},
 ]
 GOODWILL_LIMITS = {"agent": "15", "supervisor": "60"}
+
+
+# Follow-up emails, in both languages. Variables: see crm/followups/rules.py.
+MESSAGE_TEMPLATES = [
+    {
+        "code": "encuesta-satisfaccion", "name": "Encuesta de satisfacción tras una reclamación",
+        "kind": "marketing", "survey": "nps",
+        "subject_es": "{{ first_name }}, ¿cómo lo hicimos?",
+        "body_es": "Hola {{ first_name }}:\n\nGracias por tu paciencia con tu {{ moment_type|lower }} del "
+                   "{{ moment_date }}. Nos ayudaría mucho saber cómo lo hicimos: son dos preguntas y menos "
+                   "de un minuto.\n\n{{ survey_url }}\n\nUn saludo,\n{{ agent_name }}",
+        "subject_en": "{{ first_name }}, how did we do?",
+        "body_en": "Hello {{ first_name }},\n\nThank you for your patience with your {{ moment_type|lower }} of "
+                   "{{ moment_date }}. It would help us a lot to know how we did: two questions, less than "
+                   "a minute.\n\n{{ survey_url }}\n\nBest regards,\n{{ agent_name }}",
+    },
+    {
+        "code": "recordatorio-renovacion", "name": "Recordatorio de renovación del plan de mantenimiento",
+        "kind": "transactional", "survey": None,
+        "subject_es": "Tu plan de mantenimiento se renueva el {{ renewal_date }}",
+        "body_es": "Hola {{ first_name }}:\n\nTu plan de mantenimiento se renueva el {{ renewal_date }}. "
+                   "No tienes que hacer nada; si quieres cambiar algo, responde a este correo o pásate por "
+                   "la tienda.\n\n{{ company_name }}",
+        "subject_en": "Your maintenance plan renews on {{ renewal_date }}",
+        "body_en": "Hello {{ first_name }},\n\nYour maintenance plan renews on {{ renewal_date }}. There is "
+                   "nothing you need to do; to change anything, reply to this email or drop by the "
+                   "shop.\n\n{{ company_name }}",
+    },
+    {
+        "code": "te-echamos-de-menos", "name": "Te echamos de menos (recuperación)",
+        "kind": "marketing", "survey": None,
+        "subject_es": "{{ first_name }}, te echamos de menos",
+        "body_es": "Hola {{ first_name }}:\n\nHace {{ days_quiet }} días que no sabemos de ti. Si tu bici "
+                   "necesita una puesta a punto, esta semana la revisión básica te sale a mitad de "
+                   "precio.\n\n{{ agent_name }}\n{{ company_name }}",
+        "subject_en": "{{ first_name }}, we miss you",
+        "body_en": "Hello {{ first_name }},\n\nWe have not heard from you in {{ days_quiet }} days. If your "
+                   "bike needs a tune-up, this week the basic service is half price.\n\n{{ agent_name }}\n"
+                   "{{ company_name }}",
+    },
+    {
+        "code": "aviso-compensacion", "name": "Aviso de compensación",
+        "kind": "transactional", "survey": None,
+        "subject_es": "Te debemos una: {{ compensation }}",
+        "body_es": "Hola {{ first_name }}:\n\nNo cumplimos lo que te prometimos y lo sentimos. Como "
+                   "compensación tienes: {{ compensation }}. Lo verás aplicado en tu próxima visita o "
+                   "compra.\n\n{{ agent_name }}\n{{ company_name }}",
+        "subject_en": "We owe you one: {{ compensation }}",
+        "body_en": "Hello {{ first_name }},\n\nWe did not keep our promise, and we are sorry. As compensation "
+                   "you have: {{ compensation }}. You will see it applied on your next visit or "
+                   "purchase.\n\n{{ agent_name }}\n{{ company_name }}",
+    },
+]
+
+FOLLOWUP_RULES = [
+    {"name": "Encuesta al día siguiente de resolver una reclamación", "trigger": "after_moment",
+     "template": "encuesta-satisfaccion", "type": "reclamacion", "outcome": "resolved", "days": 1},
+    {"name": "Recordatorio un mes antes de la renovación", "trigger": "before_renewal",
+     "template": "recordatorio-renovacion", "days": 30},
+    {"name": "Recuperación tras 90 días sin contacto", "trigger": "inactivity",
+     "template": "te-echamos-de-menos", "days": 90},
+    {"name": "Aviso de compensación emitida", "trigger": "compensation_issued",
+     "template": "aviso-compensacion", "days": 0},
+]

@@ -110,6 +110,9 @@ class DemoGenerator:
             "segment": segment, "stage": stage, "loyalty": catalog.STAGE_LOYALTY[stage], "tier": tier,
             "language": "en" if rng.random() < 0.04 else "es", "marketing_consent": rng.random() < 0.6,
             "owner_id": rng.choice(self.staff_ids), "created_at": created, "updated_at": created,
+            # Customers on a maintenance plan renew within the coming year.
+            "renewal_date": (self.now + timedelta(days=rng.randint(1, 365))).date()
+            if stage in ("active", "loyal", "promoter") and rng.random() < 0.5 else None,
         }
         return row, CustomerInfo(customer_id, stage, tier, row["owner_id"], created)
 

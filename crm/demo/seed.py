@@ -13,6 +13,7 @@ from crm.customers.models import Customer, CustomerSearchTerm, StageChange
 from crm.demo import catalog
 from crm.demo.generator import DemoGenerator, Ids, TypeInfo
 from crm.extensions import db
+from crm.followups.services import save_rule, save_template
 from crm.moments.catalog import save_moment_type
 from crm.moments.models import Commitment, Moment, MomentType
 
@@ -49,11 +50,19 @@ def seed_demo(*, customers: int, moments: int, seed: int, now: datetime) -> dict
         save_policy(admin, None, {**data, "moment_type_id": codes.get(spec["type"])}, now)
     for role, value in catalog.GOODWILL_LIMITS.items():
         set_goodwill_limit(admin, role, value, now)
+    templates = {}
+    for spec in catalog.MESSAGE_TEMPLATES:
+        templates[spec["code"]] = save_template(admin, spec, now)
+    for spec in catalog.FOLLOWUP_RULES:
+        save_rule(admin, {"name": spec["name"], "trigger": spec["trigger"], "days": spec["days"],
+                          "template_id": templates[spec["template"]].id, "moment_type_id": codes.get(spec.get("type")),
+                          "outcome": spec.get("outcome")}, now)
     summary = load_customers_and_moments(
         now=now, seed=seed, customers=customers, moments=moments,
         staff_ids=[u.id for u in staff if u.role != "admin"], types=types)
     return {"teams": len(teams), "staff": len(staff), "calendars": 1, "moment types": len(types),
-            "compensation policies": len(catalog.COMPENSATION_POLICIES), **summary}
+            "compensation policies": len(catalog.COMPENSATION_POLICIES), "email templates": len(templates),
+            "follow-up rules": len(catalog.FOLLOWUP_RULES), **summary}
 
 
 def type_infos(types: list[MomentType]) -> list[TypeInfo]:
@@ -79,7 +88,9 @@ def next_ids() -> Ids:
 
 def load_customers_and_moments(*, now, seed, customers, moments, staff_ids, types, progress=None) -> dict:
     """Bulk-load generated customers and contacts; used by the seed and the benchmarks."""
-    generator = DemoGenerator(now=now, staff_ids=staff_ids, types=type_infos(types), seed=seed, ids=next_ids())
+    ids = next_ids()
+    generator_first = ids.customer
+    generator = DemoGenerator(now=now, staff_ids=staff_ids, types=type_infos(types), seed=seed, ids=ids)
     infos = []
     for customer_rows, term_rows, change_rows, batch_infos in generator.customers(customers):
         db.session.execute(insert(Customer), customer_rows)
@@ -98,6 +109,9 @@ def load_customers_and_moments(*, now, seed, customers, moments, staff_ids, type
         if progress:
             progress("moments", made)
     _reset_sequences()
+    db.session.execute(text(
+        "UPDATE customers SET last_activity_at = (SELECT MAX(moments.occurred_at) FROM moments "
+        "WHERE moments.customer_id = customers.id) WHERE id >= :first"), {"first": generator_first})
     return {"customers": len(infos), "moments": made, "commitments": commitments}
 
 

@@ -13,6 +13,7 @@ from crm.calendars.services import arithmetic, default_calendar
 from crm.customers.models import Customer
 from crm.domain import N_, Cleaner, Conflict, NotFound
 from crm.extensions import db
+from crm.followups.services import schedule_after_moment
 from crm.moments import commitments as rules
 from crm.moments.catalog import MAX_COST, get_moment_type, parse_decimal
 from crm.moments.models import (
@@ -118,7 +119,10 @@ def log_moment(actor: User, data: dict, now: datetime) -> Moment:
     else:
         moment.incident_id = moment.id
         _create_commitments(moment, customer, moment_type)
+    if customer.last_activity_at is None or customer.last_activity_at < moment.occurred_at:
+        customer.last_activity_at = moment.occurred_at
     db.session.flush()
+    schedule_after_moment(moment, now)
     audit.record(actor, "moment.logged", "moment", moment.id, now, customer_id=customer.id)
     return moment
 

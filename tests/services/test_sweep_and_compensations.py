@@ -7,7 +7,8 @@ from sqlalchemy import func, select
 
 from crm.auth.models import User
 from crm.compensations import services as comp
-from crm.compensations.models import Compensation, CustomerNotice
+from crm.compensations.models import Compensation
+from crm.followups.models import OutboxMessage
 from crm.customers.models import Customer
 from crm.domain import Conflict, Forbidden, ValidationFailed
 from crm.extensions import db
@@ -75,12 +76,14 @@ class TestSweep:
         assert sweep_commitments(now + timedelta(days=3)).proposed == 0
         assert count(Commitment, Commitment.status == "breached") == 2
 
-    def test_policy_without_approval_issues_and_writes_the_notice(self, people, customer, moment_type, now):
+    def test_policy_without_approval_issues_and_writes_the_notice(self, notice_rule, people, customer,
+                                                                   moment_type, now):
         comp.save_policy(people["admin"], None, {"kind": "apology", "value": "0", "requires_approval": False}, now)
         complaint(people, customer, now)
         result = sweep_commitments(now + timedelta(days=3))
         assert (result.proposed, result.issued) == (0, 2)
-        assert count(CustomerNotice, CustomerNotice.kind == "compensation_issued") == 2
+        assert count(OutboxMessage, OutboxMessage.compensation_id.is_not(None), OutboxMessage.rule_id == notice_rule,
+                     OutboxMessage.status == "pending") == 2
 
     def test_escalation_and_cap(self, people, customer, policy, now):
         for day in range(4):
@@ -108,14 +111,15 @@ class TestDecisions:
         sweep_commitments(now + timedelta(hours=5))
         return db.session.scalar(select(Compensation))
 
-    def test_approve_with_adjusted_value_then_issue(self, people, proposed, now):
+    def test_approve_with_adjusted_value_then_issue(self, notice_rule, people, proposed, now):
         comp.approve(people["supervisor"], proposed, now, value="5", note="Cliente de siempre")
         assert (proposed.status, proposed.value, proposed.cost, proposed.decision_note) == (
             "approved", Decimal("5.00"), Decimal("3.00"), "Cliente de siempre")
         comp.issue(people["supervisor"], proposed, now)
         assert proposed.status == "issued"
-        notice = db.session.scalar(select(CustomerNotice))
-        assert notice.idempotency_key == f"compensation-issued:{proposed.id}" and notice.status == "pending"
+        notice = db.session.scalar(select(OutboxMessage))
+        assert notice.idempotency_key == f"rule:{notice_rule}:compensation:{proposed.id}"
+        assert notice.status == "pending" and notice.subject == "Te debemos una: Descuento: 5,00\xa0€"
         customer = db.session.get(Customer, proposed.customer_id)
         assert comp.compensation_cost(customer) == Decimal("3.00")
 
@@ -154,12 +158,12 @@ class TestDecisions:
 
 
 class TestGoodwill:
-    def test_within_the_role_limit_it_is_issued_at_once(self, people, customer, moment_type, now):
+    def test_within_the_role_limit_it_is_issued_at_once(self, notice_rule, people, customer, moment_type, now):
         comp.set_goodwill_limit(people["admin"], "agent", "15", now)
         moment = complaint(people, customer, now)
         granted = comp.grant_goodwill(people["agent"], moment, {"kind": "gift", "value": "12",
                                                                 "reason": "Casco de regalo"}, now)
-        assert granted.status == "issued" and count(CustomerNotice) == 1
+        assert granted.status == "issued" and count(OutboxMessage) == 1
         with pytest.raises(Forbidden):
             comp.grant_goodwill(people["agent"], moment, {"kind": "gift", "value": "20", "reason": "x"}, now)
         assert count(Compensation) == 1

@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from crm.compensations.models import Compensation, CustomerNotice
+from crm.compensations.models import Compensation
+from crm.followups.models import OutboxMessage
 from crm.extensions import db
 from crm.moments.models import Commitment
 
@@ -47,7 +48,7 @@ def test_agents_cannot_review_or_decide(login, agent, proposals):
     assert b.post(f"/compensations/{proposals[0]}/approve", {"value": "1"}, csrf_from_url="/").status_code == 403
 
 
-def test_approve_issue_reject_through_the_page(app, login, supervisor, proposals):
+def test_approve_issue_reject_through_the_page(app, login, supervisor, proposals, notice_rule):
     b = login(supervisor)
     done = b.post(f"/compensations/{proposals[0]}/approve", {"value": "10,50", "note": "Buen cliente",
                                                               "next": "/compensations?status=approved"},
@@ -62,7 +63,7 @@ def test_approve_issue_reject_through_the_page(app, login, supervisor, proposals
         first, second = (db.session.get(Compensation, i) for i in proposals)
         assert (first.status, str(first.value), first.decision_note) == ("issued", "10.50", "Buen cliente")
         assert (second.status, second.decision_note) == ("rejected", "Ya se le regaló un casco")
-        assert db.session.scalar(select(CustomerNotice.compensation_id)) == first.id
+        assert db.session.scalar(select(OutboxMessage.compensation_id)) == first.id
 
 
 def test_approval_asks_for_a_fresh_login(app, login, supervisor, proposals):

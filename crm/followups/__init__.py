@@ -1,0 +1,1 @@
+"""Follow-ups: message templates, rules, the email outbox and its dispatcher, surveys, unsubscribe."""

@@ -1,0 +1,2 @@
+"""Routes: see crm/followups/views.py."""
+from crm.followups.views import bp  # noqa: F401
