@@ -8,10 +8,10 @@ from sqlalchemy import func, select
 from crm.auth.models import User
 from crm.compensations import services as comp
 from crm.compensations.models import Compensation
-from crm.followups.models import OutboxMessage
 from crm.customers.models import Customer
 from crm.domain import Conflict, Forbidden, ValidationFailed
 from crm.extensions import db
+from crm.followups.models import OutboxMessage
 from crm.moments import services
 from crm.moments.models import Commitment
 from crm.moments.sweep import sweep_commitments

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from crm.compensations.models import Compensation
-from crm.followups.models import OutboxMessage
 from crm.extensions import db
+from crm.followups.models import OutboxMessage
 from crm.moments.models import Commitment
 
 
