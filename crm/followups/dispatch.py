@@ -141,28 +141,48 @@ def dispatch(transport, now: datetime, *, batch: int = BATCH, lease: timedelta =
     # Stop sending a claimed row well before its lease runs out, so that nobody else
     # can claim it while it is still on its way.
     margin = timedelta(seconds=getattr(getattr(transport, "settings", None), "timeout", 20) + 10)
-    handled = 0
     try:
         with db.engine.connect() as connection:
-            while limit is None or handled < limit:
-                size = batch if limit is None else min(batch, limit - handled)
-                rows, cancelled = _claim(connection, clock(), token, size, lease)
-                result.cancelled += cancelled
-                if not rows:
-                    break
-                lost = _send_batch(connection, transport, rows, token, envelope_from, clock,
-                                   clock() + lease - margin, result)
-                handled += len(rows)
-                if lost:
-                    break
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:
+                # A mark lost to a database crash only means that message is sent once
+                # more after its lease, the same window as a killed dispatcher; waiting
+                # for the disk on every mark would cost a fifth of the throughput.
+                connection.exec_driver_sql("SET synchronous_commit TO OFF")
+                connection.commit()
+            try:
+                _run(connection, transport, clock, token, envelope_from, margin, batch, lease, limit, result)
+            finally:
+                if postgres:
+                    connection.rollback()
+                    connection.exec_driver_sql("RESET synchronous_commit")
+                    connection.commit()
     finally:
         transport.close()
     return result
 
 
+def _run(connection, transport, clock: _Clock, token: str, envelope_from: str, margin: timedelta, batch: int,
+         lease: timedelta, limit: int | None, result: DispatchResult) -> None:
+    handled = 0
+    while limit is None or handled < limit:
+        size = batch if limit is None else min(batch, limit - handled)
+        claimed_at = clock()
+        rows, cancelled = _claim(connection, claimed_at, token, size, lease)
+        result.cancelled += cancelled
+        if not rows:
+            return
+        lost = _send_batch(connection, transport, rows, token, envelope_from, clock,
+                           claimed_at, claimed_at + lease - margin, result)
+        handled += len(rows)
+        if lost:
+            return
+
+
 def _send_batch(connection, transport, rows: list, token: str, envelope_from: str, clock,
-                lease_end: datetime, result: DispatchResult) -> bool:
-    """Send one claimed batch; returns whether the connection to the server was lost."""
+                claimed_at: datetime, lease_end: datetime, result: DispatchResult) -> bool:
+    """Send one claimed batch; returns whether the connection to the server was lost.
+    Retries are timed from the claim, so a batch's back-off does not depend on its length."""
     sent: list[int] = []
     failures: list[tuple] = []
     untried: list = []
@@ -194,7 +214,7 @@ def _send_batch(connection, transport, rows: list, token: str, envelope_from: st
     finally:
         _mark_sent(connection, sent, token, clock())
         result.sent += len(sent)
-    _mark_failed(connection, failures, token, clock(), result)
+    _mark_failed(connection, failures, token, claimed_at, result)
     _release(connection, [row.id for row in untried], token)
     if lost:
         log.warning("dispatch stopped: %s", lost)

@@ -13,6 +13,7 @@ from email import charset as email_charset
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formataddr, parseaddr
 from functools import lru_cache
 
@@ -139,6 +140,8 @@ class Rendered:
 # Quoted-printable keeps Spanish text readable in the raw message (and smaller than base64).
 UTF8_QP = email_charset.Charset("utf-8")
 UTF8_QP.body_encoding = email_charset.QP
+# SMTP wants CRLF line ends; smtplib sends bytes as they are.
+SMTP_LINES = compat32.clone(linesep="\r\n")
 
 
 def _header(value: str) -> str | Header:
@@ -170,4 +173,4 @@ def build_message(*, key: str, to_address: str, to_name: str, language: str, sub
         mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mime.attach(MIMEText(text, "plain", UTF8_QP))
     mime.attach(MIMEText(html, "html", UTF8_QP))
-    return Rendered(subject=subject, text=text, html=html, message=mime.as_bytes())
+    return Rendered(subject=subject, text=text, html=html, message=mime.as_bytes(policy=SMTP_LINES))
