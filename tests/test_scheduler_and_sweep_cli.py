@@ -97,3 +97,54 @@ def test_maintenance_prunes_old_login_attempts_only(app):
         assert [a.at > now - timedelta(hours=1) for a in db.session.scalars(select(LoginAttempt))] == [True]
     job = build_scheduler(app).get_job("maintenance")
     assert job.trigger.interval == timedelta(hours=1) and job.max_instances == 1
+
+
+def test_outbox_and_planning_jobs(app, admin, agent, monkeypatch, tmp_path, caplog):
+    """The scheduler dispatches every 15 s and plans follow-ups every 5 minutes; both survive errors."""
+    from crm.auth.models import User
+    from crm.customers.services import create_customer
+    from crm.followups import services
+    from crm.followups.models import OutboxMessage
+    from crm.scheduler import build_scheduler, dispatch_job, plan_followups_job
+    from tests.services.test_followups import RENEWAL
+
+    scheduler = build_scheduler(app)
+    assert scheduler.get_job("dispatch_outbox").trigger.interval == timedelta(seconds=15)
+    assert scheduler.get_job("plan_followups").trigger.interval == timedelta(minutes=5)
+    today = datetime.now(timezone.utc)
+    with app.app_context():
+        actor = db.session.get(User, admin.id)
+        template = services.save_template(actor, RENEWAL, today)
+        services.save_rule(actor, {"name": "R", "trigger": "before_renewal", "template_id": template.id,
+                                   "days": 30}, today)
+        customer = create_customer(db.session.get(User, agent.id), {"name": "Ana", "email": "ana@example.es"}, today)
+        customer.renewal_date = today.date() + timedelta(days=3)
+        db.session.commit()
+    monkeypatch.setitem(app.config, "CRM_SMTP_URL", None)
+    monkeypatch.setitem(app.config, "CRM_MAIL_DIR", str(tmp_path))
+    plan_followups_job(app)
+    dispatch_job(app)
+    with app.app_context():
+        assert db.session.scalar(select(OutboxMessage.status)) == "sent"
+    assert len(list(tmp_path.glob("*.eml"))) == 1
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("crm.followups.services.plan_followups", broken)
+    monkeypatch.setattr("crm.followups.dispatch.dispatch", broken)
+    plan_followups_job(app)
+    dispatch_job(app)
+    assert "follow-up planning failed" in caplog.text and "dispatch failed" in caplog.text
+
+
+def test_dispatch_and_plan_commands(app, runner, monkeypatch, tmp_path):
+    monkeypatch.setitem(app.config, "CRM_SMTP_URL", None)
+    monkeypatch.setitem(app.config, "CRM_MAIL_DIR", str(tmp_path))
+    result = runner.invoke(args=["crm", "dispatch", "--now", "2026-11-23T10:00:00+00:00"])
+    assert result.exit_code == 0 and "0 sent" in result.output
+    result = runner.invoke(args=["crm", "plan-followups", "--now", "2026-11-23T10:00:00+00:00"])
+    assert result.exit_code == 0 and "0 messages written" in result.output
+    monkeypatch.setitem(app.config, "CRM_SMTP_URL", "http://mail.example.es")
+    result = runner.invoke(args=["crm", "dispatch"])
+    assert result.exit_code != 0 and "CRM_SMTP_URL" in result.output

@@ -77,7 +77,7 @@ def prepare(draft: Draft, now: datetime) -> dict:
     language = language_of(customer)
     words = template.text_for(language) or template.text_for("es") or template.text_for("en")
     if words is None:
-        raise TemplateProblem("the template has no text in any language")
+        raise TemplateProblem(N_("the template has no text in any language"))
     config = current_app.config
     survey = survey_url(draft.key) if template.survey else None
     unsubscribe = unsubscribe_url(customer.id) if template.kind == "marketing" else None

@@ -19,10 +19,11 @@ from functools import lru_cache
 
 from flask import current_app, render_template
 from itsdangerous import BadSignature, URLSafeSerializer
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, meta
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, meta
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from crm.domain import N_
 from crm.followups.rules import ALL_VARIABLES
 from crm.i18n import in_language
 
@@ -45,7 +46,7 @@ def used_variables(source: str) -> set[str]:
     try:
         return set(meta.find_undeclared_variables(_env.parse(source)))
     except TemplateSyntaxError as exc:
-        raise TemplateProblem("line %(line)s: %(error)s", line=exc.lineno, error=exc.message) from None
+        raise TemplateProblem(N_("line %(line)s: %(error)s"), line=exc.lineno, error=exc.message) from None
 
 
 def unknown_variables(source: str) -> list[str]:
@@ -61,9 +62,9 @@ def render_text(source: str, context: dict) -> str:
     try:
         return _compiled(source).render(context)
     except UndefinedError as exc:
-        raise TemplateProblem("this message has no value for %(error)s", error=exc.message) from None
-    except (SecurityError, TypeError, ValueError, ArithmeticError) as exc:
-        raise TemplateProblem("the template cannot be rendered: %(error)s", error=str(exc)) from None
+        raise TemplateProblem(N_("this message has no value for %(error)s"), error=exc.message) from None
+    except (TemplateError, TypeError, ValueError, ArithmeticError, RecursionError, LookupError) as exc:
+        raise TemplateProblem(N_("the template cannot be rendered: %(error)s"), error=str(exc)) from None
 
 
 _URL = re.compile(r"https?://[^\s<>\"']+")

@@ -81,7 +81,8 @@ def retry_delay(attempts: int) -> timedelta:
     Twelve attempts span about seven hours, so an SMTP server down for an afternoon
     loses nothing; after that the message waits, failed, for an admin to retry it.
     """
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+    exponent = min(max(attempts - 1, 0), 20)  # 2**20 × 30 s is far past the cap already
+    return min(FIRST_RETRY * (2 ** exponent), LONGEST_RETRY)
 
 
 def gives_up(attempts: int) -> bool:

@@ -35,6 +35,7 @@ from crm.followups.render import (
     TemplateProblem,
     read_survey_token,
     read_unsubscribe_token,
+    render_text,
     used_variables,
 )
 from crm.followups.rules import ALL_VARIABLES, emotion_for, is_detractor, missing_variables, score_in_range
@@ -90,6 +91,15 @@ def _check_source(c: Cleaner, field: str, source: str | None) -> set[str]:
     return used
 
 
+def _trial_render(c: Cleaner, field: str, source: str) -> None:
+    """Render once with sample values: some mistakes (an unknown test or filter, a macro
+    that calls itself) only show when the template runs."""
+    try:
+        render_text(source, {**PREVIEW_VALUES, "company_name": "Fideliza"})
+    except TemplateProblem as problem:
+        _problem(c, field, problem)
+
+
 def save_template(actor: User, data: dict, now: datetime, template: MessageTemplate | None = None
                   ) -> MessageTemplate:
     """Create or change a template; both languages' subject and body are required.
@@ -119,6 +129,9 @@ def save_template(actor: User, data: dict, now: datetime, template: MessageTempl
         used |= _check_source(c, f"subject_{language}", subject)
         body_used = _check_source(c, f"body_{language}", body)
         used |= body_used
+        for field, source in ((f"subject_{language}", subject), (f"body_{language}", body)):
+            if source and field not in c.errors:
+                _trial_render(c, field, source)
         if survey and body and "survey_url" not in body_used:
             c.fail(f"body_{language}", N_("a survey template must include {{ survey_url }}"))
         texts[language] = (subject, body)

@@ -271,3 +271,52 @@ class TestRoundTheClock:
     def test_elapsed_is_real_time(self):
         a, b = datetime(2025, 3, 1, tzinfo=timezone.utc), datetime(2028, 9, 1, tzinfo=timezone.utc)
         assert BusinessCalendar("UTC", {d: [("00:00", "24:00")] for d in range(7)}).elapsed(a, b) == b - a
+
+
+# --- "N business days later", for follow-up messages ---------------------------------
+
+class TestAfterOpenDays:
+    cal = BusinessCalendar("Europe/Madrid", WEEKDAYS_SPLIT, country="ES", subdivision="VC")
+
+    def test_same_clock_time_on_the_nth_open_day(self):
+        # Friday 4 Dec 2026, 12:00: Monday 7 is the first open day, Tuesday 8 is a holiday.
+        friday = madrid(2026, 12, 4, 12, 0)
+        assert self.cal.after_open_days(friday, 1) == madrid(2026, 12, 7, 12, 0)
+        assert self.cal.after_open_days(friday, 2) == madrid(2026, 12, 9, 12, 0)
+
+    def test_a_closed_hour_moves_to_the_next_opening(self):
+        # 15:00 falls in the lunch break; 20:30 after closing.
+        assert self.cal.after_open_days(madrid(2026, 12, 9, 15, 0), 1) == madrid(2026, 12, 10, 16, 0)
+        assert self.cal.after_open_days(madrid(2026, 12, 9, 20, 30), 1) == madrid(2026, 12, 11, 9, 0)
+
+    def test_zero_days_is_the_next_open_instant(self):
+        assert self.cal.after_open_days(madrid(2026, 12, 5, 10, 0), 0) == madrid(2026, 12, 7, 9, 0)
+        assert self.cal.after_open_days(madrid(2026, 12, 9, 10, 0), 0) == madrid(2026, 12, 9, 10, 0)
+
+    def test_christmas(self):
+        # Thursday 24 Dec: 25 is a holiday, then the weekend.
+        assert self.cal.after_open_days(madrid(2026, 12, 24, 10, 0), 1) == madrid(2026, 12, 28, 10, 0)
+
+    def test_bad_input(self):
+        from crm.sla import CalendarError
+
+        for days in (-1, 1.5, True, "2"):
+            with pytest.raises(CalendarError):
+                self.cal.after_open_days(madrid(2026, 12, 9, 10, 0), days)
+        # Open on Mondays only, and every Monday for two years is closed.
+        mondays = [date(2026, 1, 5) + timedelta(weeks=n) for n in range(110)]
+        never = BusinessCalendar("UTC", {0: [("09:00", "17:00")]}, holidays=mondays)
+        with pytest.raises(CalendarError):
+            never.after_open_days(datetime(2026, 1, 1, tzinfo=timezone.utc), 1)
+
+
+@PROPERTY
+@given(calendars(), instants, st.integers(min_value=0, max_value=30))
+def test_after_open_days_lands_open_and_after_the_start(cal, t, days):
+    due = cal.after_open_days(t, days)
+    assert cal.is_open(due) and due >= t
+    local_start, local_due = t.astimezone(cal.zone).date(), due.astimezone(cal.zone).date()
+    # At least `days` open days lie after the start's date up to the due date.
+    open_days = sum(cal.is_open_day(local_start + timedelta(days=n))
+                    for n in range(1, (local_due - local_start).days + 1))
+    assert open_days >= days
