@@ -21,7 +21,6 @@ from crm.followups.transport import transport_from_config
 from crm.moments.services import log_moment
 from tests.conftest import NOW, csrf_from
 
-
 SLACK = timedelta(seconds=1)
 
 

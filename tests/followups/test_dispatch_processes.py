@@ -63,7 +63,7 @@ def test_two_dispatchers_at_once_deliver_each_message_exactly_once(app, database
         outputs = [p.communicate(timeout=300) for p in (first, second)]
     finally:
         smtp.stop()
-    for process, (out, err) in zip((first, second), outputs):
+    for process, (_, err) in zip((first, second), outputs, strict=True):
         assert process.returncode == 0, err
     sent = [int(out.split(" sent")[0]) for out, _ in outputs]
     assert sum(sent) == 2000 and min(sent) > 0, sent  # both took part
