@@ -52,8 +52,8 @@ def api_blueprint(name: str, import_name: str, **options):
 
 
 def register_api(app) -> None:
-    from crm.api import compensations, customers, moments, users
+    from crm.api import compensations, customers, followups, moments, users
 
-    for module in (customers, moments, users, compensations):
+    for module in (customers, moments, users, compensations, followups):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

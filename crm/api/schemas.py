@@ -49,6 +49,7 @@ class CustomerSchema(Schema):
     language = fields.String()
     marketing_consent = fields.Boolean()
     owner_id = fields.Integer(allow_none=True, strict=True)
+    renewal_date = fields.Date(allow_none=True, metadata={"description": "When the contract or plan renews"})
     created_at = fields.AwareDateTime(dump_only=True)
     updated_at = fields.AwareDateTime(dump_only=True)
 
@@ -263,3 +264,63 @@ class GoodwillSchema(Schema):
     kind = fields.String(required=True)
     value = fields.Decimal(required=True, allow_nan=False)
     reason = fields.String(required=True)
+
+
+# --- follow-ups and the outbox ----------------------------------------------------------
+
+OUTBOX_STATUS_DOC = {"enum": ["pending", "sending", "sent", "failed", "cancelled"]}
+
+
+class TemplateSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    kind = fields.String(metadata={"enum": ["transactional", "marketing"]})
+    survey = fields.String(allow_none=True, metadata={"enum": ["nps", "csat", None]})
+    languages = fields.Function(lambda template: [text.language for text in template.texts],
+                                metadata={"type": "array", "items": {"type": "string"},
+                                          "description": "Languages the template has words in"})
+    active = fields.Boolean()
+
+
+class FollowUpSchema(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer(allow_none=True)
+    template = fields.Function(lambda message: message.template.code if message.template else None,
+                               allow_none=True, metadata={"type": "string", "description": "The template's code"})
+    rule_id = fields.Integer(allow_none=True)
+    kind = fields.String(metadata={"enum": ["transactional", "marketing"]})
+    survey = fields.String(allow_none=True)
+    status = fields.String(metadata=OUTBOX_STATUS_DOC)
+    due_at = fields.AwareDateTime()
+    sent_at = fields.AwareDateTime(allow_none=True)
+    attempts = fields.Integer()
+    subject = fields.String()
+    to_address = fields.String()
+    created_by_id = fields.Integer(allow_none=True)
+    moment_id = fields.Integer(allow_none=True)
+    compensation_id = fields.Integer(allow_none=True)
+
+
+class OutboxMessageSchema(FollowUpSchema):
+    """What admins see: staff alerts too, and where delivery stands."""
+
+    user_id = fields.Integer(allow_none=True, metadata={"description": "The staff member a staff alert goes to"})
+    last_error = fields.String(allow_none=True)
+    lease_until = fields.AwareDateTime(allow_none=True)
+
+
+class FollowUpQuerySchema(PageQuerySchema):
+    customer_id = fields.Integer(load_default=None)
+    status = fields.String(load_default=None, metadata=OUTBOX_STATUS_DOC)
+
+
+class OutboxQuerySchema(PageQuerySchema):
+    status = fields.String(load_default=None, metadata=OUTBOX_STATUS_DOC)
+
+
+class FollowUpCreateSchema(Schema):
+    customer_id = fields.Integer(required=True, strict=True)
+    template = fields.String(required=True, metadata={"description": "The template's code"})
+    due_at = fields.AwareDateTime(allow_none=True, metadata={
+        "description": "When to send it, with its offset; now when left out"})
