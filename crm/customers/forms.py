@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from crm.customers.lifecycle import CUSTOMER_LANGUAGES, DEFAULT_TIER, LOYALTY_LEVELS, REASON_MAX, STAGES, TIERS
@@ -19,6 +19,8 @@ class CustomerForm(BaseForm):
     language = SelectField(_l("Language"), default="es")
     owner_id = SelectField(_l("Owner"), coerce=int, validate_choice=True)
     marketing_consent = BooleanField(_l("Agrees to receive marketing email"))
+    renewal_date = DateField(_l("Renewal date"), validators=[Optional()],
+                             invalid_value_message=_l("is not a valid date"))
 
     def __init__(self, *args, owners=(), creating=True, **kwargs):
         super().__init__(*args, **kwargs)

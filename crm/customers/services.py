@@ -1,7 +1,8 @@
 """Customers: create, edit, search, move through lifecycle stages, read the timeline."""
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from functools import cache
 
 from sqlalchemy import bindparam, delete, func, insert, literal, select, union_all
@@ -23,11 +24,28 @@ from crm.customers.lifecycle import (
 from crm.customers.models import Customer, CustomerSearchTerm, StageChange
 from crm.domain import N_, Cleaner, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
+from crm.followups.models import SurveyResponse
 from crm.moments.models import Commitment, Moment, MomentType
 from crm.pagination import Page, paginate
 
 EDITABLE = ("name", "email", "phone", "company", "segment", "loyalty", "tier", "language",
-            "marketing_consent", "owner_id")
+            "marketing_consent", "owner_id", "renewal_date")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _renewal_date(c: Cleaner, value) -> date | None:
+    """A date, an ISO 'YYYY-MM-DD' string, or empty to clear."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    c.fail("renewal_date", N_("must be a date as YYYY-MM-DD, or empty"))
+    return None
 
 
 def _clean(data: dict, *, creating: bool) -> dict:
@@ -68,6 +86,8 @@ def _clean(data: dict, *, creating: bool) -> dict:
         out["owner_id"] = owner_id
     elif given("owner_id"):
         out["owner_id"] = None
+    if given("renewal_date"):
+        out["renewal_date"] = _renewal_date(c, data.get("renewal_date"))
     c.check()
     return out
 
@@ -185,20 +205,22 @@ def _timeline_entries():
         .where(StageChange.customer_id == customer_id),
         select(literal("met").label("kind"), Commitment.id, Commitment.met_at)
         .where(Commitment.customer_id == customer_id, Commitment.met_at.is_not(None)),
+        select(literal("survey").label("kind"), SurveyResponse.id, SurveyResponse.answered_at)
+        .where(SurveyResponse.customer_id == customer_id),
     ).subquery()
     return select(entries.c.kind, entries.c.id, entries.c.at).order_by(
         entries.c.at.desc(), entries.c.kind, entries.c.id.desc())
 
 
 def timeline(customer: Customer, page: int = 1, per_page: int = TIMELINE_PAGE) -> Page:
-    """Moments, closed commitments and stage changes of one customer, newest first.
+    """Moments, closed commitments, stage changes and survey answers of one customer, newest first.
 
-    One UNION query pages over the three kinds by instant; the page's rows are then
+    One UNION query pages over the four kinds by instant; the page's rows are then
     loaded with one query per kind, so a page costs the same however long the history.
     """
     rows = paginate(_timeline_entries(), page, per_page, scalars=False, count=False,
                     params={"customer_id": customer.id})
-    ids: dict[str, list[int]] = {"moment": [], "stage": [], "met": []}
+    ids: dict[str, list[int]] = {"moment": [], "stage": [], "met": [], "survey": []}
     for kind, row_id, _ in rows.items:
         ids[kind].append(row_id)
     # Each kind loads just what its entry shows.
@@ -207,6 +229,7 @@ def timeline(customer: Customer, page: int = 1, per_page: int = TIMELINE_PAGE) -
                          joinedload(Moment.staff).load_only(User.name), selectinload(Moment.commitments)),
         "stage": _by_id(StageChange, ids["stage"], joinedload(StageChange.user).load_only(User.name)),
         "met": _by_id(Commitment, ids["met"]),
+        "survey": _by_id(SurveyResponse, ids["survey"]),
     }
     rows.items = [(kind, loaded[kind][row_id]) for kind, row_id, _ in rows.items]
     return rows
