@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CRM_ENV=${CRM_ENV:-development}
+export CRM_COMPANY_NAME=${CRM_COMPANY_NAME:-Bicicletas Rivera}
 trap 'kill 0' INT TERM EXIT
 .venv/bin/flask --app wsgi crm scheduler &
 .venv/bin/flask --app wsgi run --host 127.0.0.1 --port "${PORT:-5000}" &
