@@ -44,7 +44,27 @@ ROUTE_ROLES = {
     "admin.edit_calendar": "admin",
     "admin.compensation_policies": "admin",
     "admin.edit_policy": "admin",
+    "followups.templates": "admin",
+    "followups.edit_template": "admin",
+    "followups.rules": "admin",
+    "followups.edit_rule": "admin",
+    "followups.outbox": "admin",
+    "followups.message": "admin",
+    "followups.retry": "admin",
+    "followups.cancel_admin": "admin",
+    "followups.mail": "admin",
+    "followups.mail_file": "admin",
+    "followups.customer_panel": "agent",
+    "followups.schedule": "agent",
+    "followups.cancel": "agent",
+    "followups.survey": None,
+    "followups.unsubscribe": None,
     "static": None,
+}
+# State-changing pages that take no CSRF token, and why.
+CSRF_EXEMPT = {
+    # RFC 8058 one-click unsubscribe: mail clients POST without a token; the signed URL authorises it.
+    "followups.unsubscribe",
 }
 # API endpoints: minimum role (every one needs a token).
 API_ROLES = {
@@ -71,6 +91,13 @@ API_ROLES = {
     "api_compensations.update_calendar": "admin",
     "api_users.list_users": "admin",
     "api_users.create_user": "admin",
+    "api_followups.list_templates": "agent",
+    "api_followups.list_followups": "agent",
+    "api_followups.schedule_followup": "agent",
+    "api_followups.cancel_followup": "agent",
+    "api_followups.list_outbox": "admin",
+    "api_followups.retry_message": "admin",
+    "api_followups.cancel_message": "admin",
     "api-docs.openapi_json": None,
 }
 RANK = {"agent": 0, "supervisor": 1, "admin": 2}
@@ -88,11 +115,17 @@ def concrete(rule, ids):
     values = {arg: ids.get(arg, 1) for arg in rule.arguments}
     if rule.endpoint == "static":
         values = {"filename": "app.css"}
+    elif rule.endpoint == "followups.survey":
+        values = {"token": ids["survey_token"]}
+    elif rule.endpoint == "followups.unsubscribe":
+        values = {"token": ids["unsubscribe_token"]}
+    elif rule.endpoint == "followups.mail_file":
+        values = {"name": ids["mail_name"]}
     return rule.build(values, append_unknown=False)[1]
 
 
 @pytest.fixture
-def ids(app, agent, admin, customer, moment_type, api_as, now):
+def ids(app, agent, admin, customer, moment_type, api_as, now, tmp_path, monkeypatch):
     from crm.auth.models import User
     from crm.auth.services import save_team
     from crm.calendars.services import save_calendar
@@ -106,23 +139,46 @@ def ids(app, agent, admin, customer, moment_type, api_as, now):
         calendar = save_calendar(actor, None, {"name": "Madrid", "timezone": "Europe/Madrid",
                                                "hours": {"0": [["09:00", "14:00"]]}}, now)
         policy = save_policy(actor, None, {"kind": "discount", "value": "5"}, now)
+        followups = _followups(actor, customer, moment_type, now, tmp_path, monkeypatch, app)
         db.session.commit()
         team_id, calendar_id, policy_id = team.id, calendar.id, policy.id
     return {"customer_id": customer, "moment_id": moment["id"], "commitment_id": moment["commitments"][0]["id"],
             "type_id": moment_type, "user_id": agent.id, "team_id": team_id, "token_id": 1,
-            "calendar_id": calendar_id, "policy_id": policy_id}
+            "calendar_id": calendar_id, "policy_id": policy_id, **followups}
+
+
+def _followups(actor, customer_id, moment_type, now, tmp_path, monkeypatch, app):
+    """A survey email, a rule, a sent-mail file and the links customers get."""
+    from crm.customers.models import Customer
+    from crm.extensions import db
+    from crm.followups import services
+    from crm.followups.render import survey_token, unsubscribe_token
+    from crm.followups.transport import FileTransport
+    from tests.followups.conftest import SURVEY_TEMPLATE
+
+    db.session.get(Customer, customer_id).marketing_consent = True
+    template = services.save_template(actor, SURVEY_TEMPLATE, now)
+    rule = services.save_rule(actor, {"name": "Survey", "trigger": "after_moment", "template_id": template.id,
+                                      "moment_type_id": moment_type, "days": 1}, now)
+    message = services.schedule_followup(actor, {"customer_id": customer_id, "template": "survey"}, now)
+    monkeypatch.setitem(app.config, "CRM_MAIL_DIR", str(tmp_path))
+    FileTransport(str(tmp_path)).send("a@example.es", "b@example.es", message.message, name=f"{message.id:09d}")
+    return {"template_id": template.id, "rule_id": rule.id, "message_id": message.id,
+            "survey_token": survey_token(message.idempotency_key), "unsubscribe_token": unsubscribe_token(customer_id),
+            "mail_name": f"{message.id:09d}.eml"}
 
 
 def test_every_route_has_a_declared_role(app):
     endpoints = {rule.endpoint for rule, _ in routes(app)}
     assert endpoints == set(ROUTE_ROLES) | set(API_ROLES)
+    assert CSRF_EXEMPT <= set(ROUTE_ROLES)
 
 
 def test_every_state_changing_page_refuses_a_post_without_csrf(app, login, admin, ids):
     b = login(admin)
     checked = 0
     for rule, method in routes(app):
-        if method in STATE_CHANGING and not rule.rule.startswith("/api/"):
+        if method in STATE_CHANGING and not rule.rule.startswith("/api/") and rule.endpoint not in CSRF_EXEMPT:
             response = b.client.open(concrete(rule, ids), method=method, data={"name": "x"})
             assert response.status_code == 400, (rule.rule, method, response.status_code)
             assert "form expired" in response.get_data(as_text=True), rule.rule
