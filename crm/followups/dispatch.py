@@ -57,13 +57,22 @@ class _Clock:
         return self.start + timedelta(seconds=time.monotonic() - self.mono)
 
 
+def release_expired_leases(connection, now: datetime) -> int:
+    """Rows whose dispatcher died (or hung) past its lease go back to `pending`.
+    Whatever that dispatcher sent but had not marked is sent again: the duplicate window."""
+    c = OutboxMessage.__table__.c
+    result = connection.execute(update(OutboxMessage.__table__).where(
+        c.status == "sending", c.lease_until < now).values(status="pending", claimed_by=None, lease_until=None))
+    connection.commit()
+    return result.rowcount
+
+
 def _claim(connection, now: datetime, token: str, size: int, lease: timedelta) -> tuple[list, int]:
     table = OutboxMessage.__table__
     c = table.c
     due = (select(c.id)
            # Literal, so both engines see the partial index's own condition.
-           .where(text("status IN ('pending', 'sending')"), c.due_at <= now,
-                  or_(c.status == "pending", c.lease_until < now))
+           .where(text("status IN ('pending', 'sending')"), c.status == "pending", c.due_at <= now)
            .order_by(c.due_at, c.id).limit(size))
     if connection.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
@@ -151,6 +160,7 @@ def dispatch(transport, now: datetime, *, batch: int = BATCH, lease: timedelta =
                 connection.exec_driver_sql("SET synchronous_commit TO OFF")
                 connection.commit()
             try:
+                release_expired_leases(connection, clock())
                 _run(connection, transport, clock, token, envelope_from, margin, batch, lease, limit, result)
             finally:
                 if postgres:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from babel import dates as babel_dates
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 
 from crm.customers.models import Customer
@@ -43,12 +44,23 @@ def refusal(customer: Customer, template: MessageTemplate) -> str | None:
     """Why this customer may not get this template (a gettext id), or None."""
     if not customer.email:
         return N_("the customer has no email address")
+    if not deliverable_syntax(customer.email):
+        # Imported or legacy data may hold what no mail server would accept.
+        return N_("the customer's email address is not valid")
     if template.kind == "marketing":
         if customer.unsubscribed_at is not None:
             return N_("the customer has unsubscribed from marketing email")
         if not customer.marketing_consent:
             return N_("the customer has not agreed to marketing email")
     return None
+
+
+def deliverable_syntax(address: str) -> bool:
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
 
 
 def language_of(customer: Customer | None) -> str:

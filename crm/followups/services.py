@@ -323,22 +323,27 @@ def plan_followups(now: datetime, *, limit: int = 5000) -> int:
     for rule in rules:
         if not rule.template.active:
             continue
+        after = 0  # a cursor, so customers who are skipped are not read again
         while written < limit:
-            batch = _candidates(rule, now, min(PLAN_CHUNK, limit - written))
+            size = min(PLAN_CHUNK, limit - written)
+            batch = _candidates(rule, now, size, after)
             if not batch:
                 break
-            drafts = [_plan_draft(rule, customer, now, due) for customer in batch]
+            after = batch[-1].id
+            drafts = [_plan_draft(rule, customer, now, due) for customer in batch
+                      if not outbox.refusal(customer, rule.template)]
             written += len(outbox.write(drafts, now, on_problem=lambda d, p, rule=rule: _rule_failed(rule, p)))
-            if rule.last_error:
+            if rule.last_error or len(batch) < size:
                 break
     db.session.flush()
     return written
 
 
-def _candidates(rule: FollowUpRule, now: datetime, size: int) -> list[Customer]:
+def _candidates(rule: FollowUpRule, now: datetime, size: int, after: int) -> list[Customer]:
     sent_before = select(OutboxMessage.id).where(
         OutboxMessage.rule_id == rule.id, OutboxMessage.customer_id == Customer.id)
-    query = select(Customer).options(joinedload(Customer.owner)).where(*_eligible(rule.template))
+    query = select(Customer).options(joinedload(Customer.owner)).where(Customer.id > after,
+                                                                      *_eligible(rule.template))
     if rule.trigger == "before_renewal":
         today = now.astimezone(timezone.utc).date()
         query = query.where(Customer.renewal_date.is_not(None), Customer.renewal_date >= today,

@@ -210,3 +210,15 @@ def test_outbox_rows_are_written_once_per_trigger(app, admin, agent, templates, 
         assert write([draft], NOW) == []  # the same cause again writes nothing
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+
+
+def test_a_malformed_address_is_refused_before_anything_is_written(app, api_as, agent, templates, customer):
+    with app.app_context():
+        # Legacy data, straight into the table: the forms would refuse it.
+        db.session.execute(Customer.__table__.update().values(email="maria@@example..es"))
+        db.session.commit()
+    response = api_as(agent).post("/api/v1/followups", json={"customer_id": customer, "template": "hello"})
+    assert response.status_code == 422
+    assert "not valid" in response.json["error"]["fields"]["customer_id"][0]
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

@@ -220,3 +220,17 @@ def test_templates_that_only_fail_when_run_are_refused(people, now):
             services.save_template(people["admin"], {**PLAIN_TEMPLATE, "body_es": body}, now)
         assert set(caught.value.fields) == {"body_es"}, body
     assert db.session.scalar(select(func.count()).select_from(MessageTemplate)) == 0
+
+
+def test_planning_skips_unusable_addresses_without_looping(people, now):
+    renewal = services.save_template(people["admin"], RENEWAL, now)
+    services.save_rule(people["admin"], {"name": "R", "trigger": "before_renewal", "template_id": renewal.id,
+                                         "days": 30}, now)
+    for n in range(6):
+        customer = new_customer(people, now, name=f"C{n}", email=f"c{n}@example.es")
+        customer.renewal_date = date(2026, 12, 1)
+        if n % 2:
+            customer.email = "broken@@example"  # legacy data
+    assert services.plan_followups(now, limit=2) == 2
+    assert services.plan_followups(now, limit=2) == 1
+    assert services.plan_followups(now) == 0
