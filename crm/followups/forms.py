@@ -116,7 +116,7 @@ class RuleForm(BaseForm):
                                  description=_l("Only for rules that follow a contact"))
     outcome = SelectField(_l("Contact outcome"), validators=[Optional()],
                           description=_l("Only for rules that follow a contact"))
-    days = IntegerField(_l("Days"), default=0, validators=[InputRequired(), NumberRange(min=0, max=3650)],
+    days = IntegerField(_l("Days"), default=1, validators=[InputRequired(), NumberRange(min=0, max=3650)],
                         description=_l("Business days after a contact; calendar days before a renewal "
                                        "or without contact"))
     active = BooleanField(_l("In use"), default=True)

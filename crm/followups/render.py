@@ -62,7 +62,9 @@ def render_text(source: str, context: dict) -> str:
     try:
         return _compiled(source).render(context)
     except UndefinedError as exc:
-        raise TemplateProblem(N_("this message has no value for %(error)s"), error=exc.message) from None
+        missing = re.search(r"'([^']+)' is undefined", exc.message or "")
+        raise TemplateProblem(N_("this message has no value for %(name)s"),
+                              name=missing.group(1) if missing else exc.message) from None
     except (TemplateError, TypeError, ValueError, ArithmeticError, RecursionError, LookupError) as exc:
         raise TemplateProblem(N_("the template cannot be rendered: %(error)s"), error=str(exc)) from None
 

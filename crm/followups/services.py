@@ -204,7 +204,7 @@ def save_rule(actor: User, data: dict, now: datetime, rule: FollowUpRule | None 
             c.fail("template_id", N_("no such template"))
     days = data.get("days", 0)
     if not isinstance(days, int) or isinstance(days, bool) or not 0 <= days <= MAX_RULE_DAYS:
-        c.fail("days", N_("must be a whole number from %(min)d to %(max)d"), min=0, max=MAX_RULE_DAYS)
+        c.fail("days", N_("must be a whole number from %(min)s to %(max)s"), min=0, max=MAX_RULE_DAYS)
     moment_type_id = data.get("moment_type_id") or None
     outcome = data.get("outcome") or None
     if trigger == "after_moment":
@@ -428,7 +428,7 @@ def cancel_message(actor: User, message: OutboxMessage, now: datetime) -> Outbox
         raise Forbidden(N_("only admins manage staff alerts"))
     if message.status not in ("pending", "failed"):
         raise Conflict(N_("only messages that have not been sent can be cancelled"))
-    _cancel_rows(OutboxMessage.id == message.id, now, N_("cancelled by %(name)s") % {"name": actor.name})
+    _cancel_rows(OutboxMessage.id == message.id, now, f"cancelled by {actor.name}")
     db.session.refresh(message)
     audit.record(actor, "followup.cancelled", "message", message.id, now)
     return message
@@ -535,7 +535,7 @@ def answer_survey(token, data: dict, now: datetime) -> SurveyResponse:
         c.fail("score", N_("choose a score"))
     elif not score_in_range(message.survey, score):
         low, high = (0, 10) if message.survey == "nps" else (1, 5)
-        c.fail("score", N_("must be a whole number from %(min)d to %(max)d"), min=low, max=high)
+        c.fail("score", N_("must be a whole number from %(min)s to %(max)s"), min=low, max=high)
     comment = c.text("comment", data.get("comment"), max_len=COMMENT_MAX, multiline=True) or ""
     c.check()
     response = SurveyResponse(outbox_id=message.id, customer_id=message.customer_id, moment_id=message.moment_id,
