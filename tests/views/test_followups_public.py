@@ -345,7 +345,8 @@ class TestUnsubscribe:
         token = waiting["token"]
         for bad in (token[:-1] + ("A" if token[-1] != "A" else "B"), "nonsense", foreign, nobody, "a" * 600):
             assert app_client.get(f"/u/{bad}").status_code == 404
-            assert "unsubscribe link is not valid" in text(app_client.get(f"/u/{bad}"))
+            # No language asked for: the default, Spanish.
+            assert "enlace para darse de baja no es válido" in text(app_client.get(f"/u/{bad}"))
             assert app_client.post(f"/u/{bad}", data={"List-Unsubscribe": "One-Click"}).status_code == 404
             assert app_client.post(f"/u/{bad}", data={}).status_code == 404
         assert unsubscribed(app, world["customer"]) == (None, True)
