@@ -44,8 +44,8 @@ def templates():
     return _page("templates.html", templates=services.list_templates(), languages=LANGUAGES)
 
 
-def _preview_context() -> dict:
-    return {**services.PREVIEW_VALUES, "company_name": current_app.config["CRM_COMPANY_NAME"]}
+def _preview_context(language: str) -> dict:
+    return {**services.PREVIEW_BY_LANGUAGE[language], "company_name": current_app.config["CRM_COMPANY_NAME"]}
 
 
 def _source_problem(source: str, context: dict) -> str | None:
@@ -63,9 +63,9 @@ def _source_problem(source: str, context: dict) -> str | None:
 
 
 def _render_problems(form: TemplateForm) -> dict[str, str]:
-    context = _preview_context()
     problems = {}
     for language in LANGUAGES:
+        context = _preview_context(language)
         for name in (f"subject_{language}", f"body_{language}"):
             source = form[name].data or ""
             problem = _source_problem(source, context) if source.strip() else None
@@ -82,10 +82,10 @@ def _add_problems(form: TemplateForm, problems: dict[str, str]) -> None:
 
 def _previews(form: TemplateForm) -> list[dict]:
     """Each language's subject, text and HTML as a customer would get them, with sample values."""
-    context = _preview_context()
     kind, survey = form.kind.data, form.survey.data or None
     previews = []
     for language in LANGUAGES:
+        context = _preview_context(language)
         subject_source = form[f"subject_{language}"].data or ""
         body_source = form[f"body_{language}"].data or ""
         if not (subject_source.strip() or body_source.strip()) or form[f"subject_{language}"].errors \

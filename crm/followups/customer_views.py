@@ -11,13 +11,12 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy import select
 
 from crm.customers.services import get_customer
 from crm.domain import DomainError, ValidationFailed
 from crm.extensions import db
 from crm.followups import rules, services
-from crm.followups.models import MessageTemplate, SurveyResponse
+from crm.followups.models import SurveyResponse
 from crm.followups.public_forms import ScheduleForm
 from crm.followups.views import bp
 from crm.types import utc_now
@@ -32,9 +31,8 @@ OUTBOX_BADGE = {"pending": "status-open", "sending": "status-paused", "sent": "s
 
 
 def _template_choices() -> list[tuple[str, str]]:
-    """(code, name) of the templates a person may send now; names only, no texts loaded."""
-    return list(db.session.execute(select(MessageTemplate.code, MessageTemplate.name)
-                                   .where(MessageTemplate.active.is_(True)).order_by(MessageTemplate.name)))
+    """(code, name) of the templates a person can send by hand, by name."""
+    return sorted(((t.code, t.name) for t in services.one_off_templates()), key=lambda choice: choice[1])
 
 
 @bp.app_template_test("detractor")

@@ -41,10 +41,11 @@ class TemplateProblem(ValueError):
         self.message, self.params = message, params
 
 
-def used_variables(source: str) -> set[str]:
+@lru_cache(maxsize=512)
+def used_variables(source: str) -> frozenset[str]:
     """The variables a template source refers to; raises TemplateProblem on bad syntax."""
     try:
-        return set(meta.find_undeclared_variables(_env.parse(source)))
+        return frozenset(meta.find_undeclared_variables(_env.parse(source)))
     except TemplateSyntaxError as exc:
         raise TemplateProblem(N_("line %(line)s: %(error)s"), line=exc.lineno, error=exc.message) from None
 

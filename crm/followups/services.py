@@ -72,6 +72,13 @@ def list_templates() -> list[MessageTemplate]:
         select(MessageTemplate).options(selectinload(MessageTemplate.texts)).order_by(MessageTemplate.code)))
 
 
+def one_off_templates() -> list[MessageTemplate]:
+    """Active templates a person can send by hand: those needing no contact, renewal or
+    compensation to fill their variables."""
+    return [t for t in list_templates() if t.active and not missing_variables(
+        _template_used(t), "one_off", kind=t.kind, survey=t.survey)]
+
+
 def _problem(c: Cleaner, field: str, problem: TemplateProblem) -> None:
     c.fail(field, problem.message, **problem.params)
 
@@ -168,8 +175,14 @@ def save_template(actor: User, data: dict, now: datetime, template: MessageTempl
 PREVIEW_VALUES = {
     "customer_name": "Ana García López", "first_name": "Ana", "agent_name": "Lucía Romero",
     "moment_type": "Reclamación", "moment_date": "16 de noviembre de 2026", "renewal_date": "1 de enero de 2027",
-    "days_quiet": "90", "compensation": "Descuento de 10,00 €",
+    "days_quiet": "90", "compensation": "Descuento: 10,00 €",
     "survey_url": "https://example.invalid/s/preview", "unsubscribe_url": "https://example.invalid/u/preview",
+}
+# What a template shows in each language's preview: dates and labels as that customer reads them.
+PREVIEW_BY_LANGUAGE = {
+    "es": PREVIEW_VALUES,
+    "en": {**PREVIEW_VALUES, "moment_type": "Complaint", "moment_date": "November 16, 2026",
+           "renewal_date": "January 1, 2027", "compensation": "Discount: €10.00"},
 }
 
 

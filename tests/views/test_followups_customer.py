@@ -324,3 +324,19 @@ class TestRenewalDate:
         created = create_customer(actor, {"name": "Con renovación", "renewal_date": "2027-01-15"}, now)
         assert created.renewal_date == date(2027, 1, 15)
         assert create_customer(actor, {"name": "Sin renovación"}, now).renewal_date is None
+
+
+def test_the_panel_offers_only_templates_a_person_can_send(app, login, agent, admin, customer):
+    from crm.auth.models import User
+    from crm.extensions import db
+    from crm.followups.services import save_template
+    from tests.conftest import NOTICE_TEMPLATE, NOW
+    from tests.followups.conftest import PLAIN_TEMPLATE
+
+    with app.app_context():
+        actor = db.session.get(User, admin.id)
+        save_template(actor, PLAIN_TEMPLATE, NOW)
+        save_template(actor, NOTICE_TEMPLATE, NOW)  # needs a compensation: only a rule sends it
+        db.session.commit()
+    page = login(agent).get(f"/customers/{customer}/followups").get_data(as_text=True)
+    assert 'value="hello"' in page and 'value="compensation-notice"' not in page
