@@ -122,11 +122,9 @@ def dispatch(now_text, limit):
 @click.option("--now", "now_text", help="Plan as of this ISO instant (default: now).")
 def plan_followups(now_text):
     """Write the renewal and quiet-customer messages that are due; prints how many."""
-    from crm.followups.services import plan_followups as plan
+    from crm.followups.jobs import plan
 
-    written = plan(_parse_now(now_text))
-    db.session.commit()
-    click.echo(f"{written} messages written")
+    click.echo(f"{plan(_parse_now(now_text))} messages written")
 
 
 @crm_cli.command("scheduler")

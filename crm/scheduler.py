@@ -48,12 +48,11 @@ def dispatch_job(app: Flask) -> None:
 
 
 def plan_followups_job(app: Flask) -> None:
-    from crm.followups.services import plan_followups
+    from crm.followups.jobs import plan
 
     with app.app_context():
         try:
-            written = plan_followups(utc_now())
-            db.session.commit()
+            written = plan(utc_now())
             if written:
                 log.info("follow-ups: %s messages written", written)
         except Exception:

@@ -131,7 +131,7 @@ def test_outbox_and_planning_jobs(app, admin, agent, monkeypatch, tmp_path, capl
     def broken(*args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("crm.followups.services.plan_followups", broken)
+    monkeypatch.setattr("crm.followups.jobs.plan", broken)
     monkeypatch.setattr("crm.followups.dispatch.dispatch", broken)
     plan_followups_job(app)
     dispatch_job(app)

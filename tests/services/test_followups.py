@@ -234,3 +234,20 @@ def test_planning_skips_unusable_addresses_without_looping(people, now):
     assert services.plan_followups(now, limit=2) == 2
     assert services.plan_followups(now, limit=2) == 1
     assert services.plan_followups(now) == 0
+
+
+def test_planning_in_steps_commits_each_and_stops_at_the_cap(people, now, monkeypatch):
+    from crm.followups import jobs
+
+    renewal = services.save_template(people["admin"], RENEWAL, now)
+    services.save_rule(people["admin"], {"name": "R", "trigger": "before_renewal", "template_id": renewal.id,
+                                         "days": 30}, now)
+    for n in range(7):
+        new_customer(people, now, name=f"C{n}", email=f"c{n}@example.es").renewal_date = date(2026, 12, 1)
+    commits = []
+    real_commit = db.session.commit
+    monkeypatch.setattr(db.session, "commit", lambda: (commits.append(1), real_commit()))
+    assert jobs.plan(now, step=2, cap=5) == 5
+    assert len(commits) == 3  # 2 + 2 + 1
+    assert jobs.plan(now, step=2, cap=5) == 2
+    assert jobs.plan(now, step=2, cap=5) == 0
