@@ -137,6 +137,8 @@ def scheduler():
     from crm.scheduler import build_scheduler
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Our jobs log what they did; APScheduler's two lines per run (every 15 s) would bury it.
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     click.echo("scheduler running: sweep every minute, outbox every 15 s, follow-up planning every"
                " 5 minutes (Ctrl-C stops it)")
     try:
