@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
@@ -76,4 +77,25 @@ class CustomerSearchTerm(db.Model):
     term: Mapped[str] = mapped_column(SEARCH_TERM, primary_key=True)
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Purchase(db.Model):
+    """A revenue record: what the customer bought, when, for how much."""
+
+    __tablename__ = "purchases"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    purchased_on: Mapped[date] = mapped_column(Date)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    customer: Mapped[Customer] = relationship()
+
+    __table_args__ = (
+        Index("ix_purchases_customer_on", "customer_id", "purchased_on"),
+        Index("ix_purchases_on", "purchased_on"),
     )

@@ -15,7 +15,8 @@ from crm.moments.models import OUTCOMES
 # crm/labels.py holds the shared groups; these are only shown on the follow-up pages.
 WORDS = {
     "template_kind": {"transactional": _l("Transactional"), "marketing": _l("Marketing")},
-    "survey": {"nps": _l("NPS survey (0–10)"), "csat": _l("CSAT survey (1–5)")},
+    "survey": {"nps": _l("NPS survey (0–10)"), "csat": _l("CSAT survey (1–5)"),
+               "ces": _l("Customer effort survey (1–7)")},
     "trigger": {
         "after_moment": _l("After a contact"),
         "before_renewal": _l("Before the renewal date"),

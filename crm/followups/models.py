@@ -28,7 +28,7 @@ from crm.moments.models import Moment, MomentType
 from crm.types import UTCDateTime, utc_now
 
 TEMPLATE_KINDS = ("transactional", "marketing")
-SURVEY_KINDS = ("nps", "csat")
+SURVEY_KINDS = ("nps", "csat", "ces")
 LANGUAGES = ("es", "en")
 TRIGGERS = ("after_moment", "before_renewal", "inactivity", "compensation_issued")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
@@ -160,7 +160,7 @@ class SurveyResponse(db.Model):
     moment: Mapped[Moment | None] = relationship()
 
     __table_args__ = (
-        CheckConstraint("(kind = 'nps' AND score BETWEEN 0 AND 10) OR (kind = 'csat' AND score BETWEEN 1 AND 5)",
-                        name="score_range"),
+        CheckConstraint("(kind = 'nps' AND score BETWEEN 0 AND 10) OR (kind = 'csat' AND score BETWEEN 1 AND 5) "
+                        "OR (kind = 'ces' AND score BETWEEN 1 AND 7)", name="score_range"),
         Index("ix_survey_responses_customer_at", "customer_id", "answered_at"),
     )

@@ -47,6 +47,8 @@ def _question(message: OutboxMessage) -> str:
     company = current_app.config["CRM_COMPANY_NAME"]
     if message.survey == "nps":
         return _("How likely are you to recommend %(company)s to a friend?", company=company)
+    if message.survey == "ces":
+        return _("%(company)s made it easy for me to handle my issue. How much do you agree?", company=company)
     return _("How satisfied are you with the service %(company)s gave you?", company=company)
 
 

@@ -38,7 +38,8 @@ def missing_variables(used: set[str], trigger: str, *, kind: str, survey: str | 
 
 # --- survey answers -------------------------------------------------------------------
 
-SCORE_RANGE = {"nps": (0, 10), "csat": (1, 5)}
+# CES: "the company made it easy to handle my issue", 1 (strongly disagree) to 7 (strongly agree).
+SCORE_RANGE = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
 def score_in_range(kind: str, score: int) -> bool:
@@ -47,18 +48,22 @@ def score_in_range(kind: str, score: int) -> bool:
 
 
 def is_detractor(kind: str, score: int) -> bool:
-    """NPS detractors answer 0–6; an unhappy CSAT answer is 1 or 2."""
-    return score <= 6 if kind == "nps" else score <= 2
+    """NPS detractors answer 0–6; an unhappy CSAT answer is 1 or 2; a hard CES one 1 to 3."""
+    if kind == "nps":
+        return score <= 6
+    return score <= 3 if kind == "ces" else score <= 2
 
 
 def emotion_for(kind: str, score: int) -> int:
     """The customer's own answer on the −2..+2 emotion scale of the journey map.
 
     NPS: 0–3 −2, 4–6 −1 (detractors), 7–8 0 (passives), 9 +1, 10 +2 (promoters).
-    CSAT: 1 −2, 2 −1, 3 0, 4 +1, 5 +2.
+    CSAT: 1 −2, 2 −1, 3 0, 4 +1, 5 +2. CES: 1 −2, 2–3 −1, 4 0, 5–6 +1, 7 +2.
     """
     if kind == "csat":
         return score - 3
+    if kind == "ces":
+        return {1: -2, 2: -1, 3: -1, 4: 0, 5: 1, 6: 1, 7: 2}[score]
     if score <= 3:
         return -2
     if score <= 6:

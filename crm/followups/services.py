@@ -38,7 +38,14 @@ from crm.followups.render import (
     render_text,
     used_variables,
 )
-from crm.followups.rules import ALL_VARIABLES, emotion_for, is_detractor, missing_variables, score_in_range
+from crm.followups.rules import (
+    ALL_VARIABLES,
+    SCORE_RANGE,
+    emotion_for,
+    is_detractor,
+    missing_variables,
+    score_in_range,
+)
 from crm.moments.models import OUTCOMES, Moment, MomentType
 from crm.pagination import Page, paginate
 from crm.queries import get_or_raise, is_id, taken_by_other
@@ -547,7 +554,7 @@ def answer_survey(token, data: dict, now: datetime) -> SurveyResponse:
     if score in (None, ""):
         c.fail("score", N_("choose a score"))
     elif not score_in_range(message.survey, score):
-        low, high = (0, 10) if message.survey == "nps" else (1, 5)
+        low, high = SCORE_RANGE[message.survey]
         c.fail("score", N_("must be a whole number from %(min)s to %(max)s"), min=low, max=high)
     comment = c.text("comment", data.get("comment"), max_len=COMMENT_MAX, multiline=True) or ""
     c.check()

@@ -25,6 +25,7 @@ def test_variables_depend_on_the_trigger_kind_and_survey():
     ("nps", 7, False, 0), ("nps", 8, False, 0), ("nps", 9, False, 1), ("nps", 10, False, 2),
     ("csat", 1, True, -2), ("csat", 2, True, -1), ("csat", 3, False, 0), ("csat", 4, False, 1),
     ("csat", 5, False, 2),
+    ("ces", 1, True, -2), ("ces", 3, True, -1), ("ces", 4, False, 0), ("ces", 6, False, 1), ("ces", 7, False, 2),
 ])
 def test_scores(kind, score, detractor, emotion):
     assert rules.score_in_range(kind, score)
@@ -32,7 +33,8 @@ def test_scores(kind, score, detractor, emotion):
     assert rules.emotion_for(kind, score) == emotion
 
 
-@pytest.mark.parametrize("kind,score", [("nps", -1), ("nps", 11), ("csat", 0), ("csat", 6), ("nps", True),
+@pytest.mark.parametrize("kind,score", [("nps", -1), ("nps", 11), ("csat", 0), ("csat", 6), ("ces", 0), ("ces", 8),
+                                        ("nps", True),
                                         ("nps", 5.0), ("csat", "3")])
 def test_out_of_range_scores(kind, score):
     assert not rules.score_in_range(kind, score)
