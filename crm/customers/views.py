@@ -13,7 +13,7 @@ from crm.domain import DomainError
 from crm.extensions import db
 from crm.moments.catalog import moment_type_choices
 from crm.moments.forms import MomentForm
-from crm.moments.services import commitment_counts, recent_moments
+from crm.moments.services import commitment_counts
 from crm.types import utc_now
 from crm.web import apply_errors, page_arg, staff_required
 
@@ -61,16 +61,16 @@ def detail(customer_id: int):
 
 
 def render_customer(customer, *, moment_form=None, stage_form=None, status=200):
-    recent = recent_moments(customer)
-    moment_form = moment_form or MomentForm(moment_types=moment_type_choices(), recent=recent,
-                                            staff=active_staff(), staff_id=current_user.id)
+    # The log form's "More" part (earlier contacts, staff) is fetched when opened,
+    # unless a failed post must show its errors here.
+    moment_form = moment_form or MomentForm(moment_types=moment_type_choices(), staff_id=current_user.id)
     stage_form = stage_form or StageForm(prefix="stage")
     ledger = compensations.ledger(customer)
     return render_template(
         "customers/detail.html", customer=customer, timeline=services.timeline(customer, page_arg()),
         moment_form=moment_form, stage_form=stage_form, now=utc_now(),
         counts=commitment_counts(customer), ledger=ledger, compensation_cost=compensations.issued_cost(ledger),
-        goodwill_limit=compensations.goodwill_limit(current_user.role) if recent else 0,
+        goodwill_limit=compensations.goodwill_limit(current_user.role) if customer.last_activity_at else 0,
     ), status
 
 

@@ -16,9 +16,12 @@ class MomentForm(BaseForm):
     emotion = RadioField(_l("How did the customer feel?"), validators=[Optional()],
                          choices=[SelectChoice(str(e), str(e)) for e in EMOTIONS])
     outcome = SelectField(_l("Outcome"), default="pending")
-    follows_moment_id = SelectField(_l("Follows up an earlier contact"), validators=[Optional()])
-    channel = SelectField(_l("Channel"), validators=[Optional()])
-    staff_id = SelectField(_l("Handled by"), coerce=int)
+    # These three are loaded with the form's "More" part, which the page fetches only when
+    # opened: absent from a post they keep their defaults, and log_moment checks them.
+    follows_moment_id = SelectField(_l("Follows up an earlier contact"), validators=[Optional()],
+                                    validate_choice=False)
+    channel = SelectField(_l("Channel"), validators=[Optional()], validate_choice=False)
+    staff_id = SelectField(_l("Handled by"), coerce=int, validate_choice=False)
     occurred_at = DateTimeLocalField(_l("When"), validators=[Optional()], format="%Y-%m-%dT%H:%M")
     cost = LocalDecimalField(_l("Cost"), validators=[Optional(), NumberRange(min=0, max=1000000)], places=2)
 

@@ -47,7 +47,8 @@ def log(customer_id: int):
 
     customer = get_customer(customer_id)
     recent = services.recent_moments(customer)
-    form = MomentForm(moment_types=moment_type_choices(), recent=recent, staff=active_staff())
+    form = MomentForm(moment_types=moment_type_choices(), recent=recent, staff=active_staff(),
+                      staff_id=current_user.id)
     if form.validate_on_submit():
         zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
         try:
@@ -63,6 +64,15 @@ def log(customer_id: int):
                 "%(num)d commitment created.", "%(num)d commitments created.", count), "success")
             return redirect(url_for("customers.detail", customer_id=customer.id))
     return render_customer(customer, moment_form=form, status=400)
+
+
+@bp.get("/customers/<id:customer_id>/log-details")
+@staff_required
+def log_details(customer_id: int):
+    """The log form's "More" fields, fetched when a person opens that part."""
+    customer = get_customer(customer_id)
+    form = MomentForm(recent=services.recent_moments(customer), staff=active_staff(), staff_id=current_user.id)
+    return render_template("moments/_log_details.html", moment_form=form)
 
 
 @bp.post("/moments/<id:moment_id>/emotion")

@@ -303,3 +303,27 @@ class TestAccount:
         assert client.get("/api/v1/customers", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
         later = text(b.get("/account"))
         assert secret not in later and "Zapier" in later and secret[:10] in later
+
+
+def test_the_log_forms_more_part_loads_when_opened_and_posts_without_it(app, login, agent, customer, moment_type):
+    """The customer page carries the log form's first fields; "More" comes from its own request,
+    and a contact logged without ever opening it takes the defaults (handled by the agent)."""
+    from sqlalchemy import select
+
+    from crm.extensions import db
+    from crm.moments.models import Moment
+
+    b = login(agent)
+    page = b.get(f"/customers/{customer}").get_data(as_text=True)
+    assert 'name="staff_id"' not in page and f"/customers/{customer}/log-details" in page
+    more = b.get(f"/customers/{customer}/log-details").get_data(as_text=True)
+    assert 'name="staff_id"' in more and 'name="follows_moment_id"' in more
+    response = b.post(f"/customers/{customer}/moments", {"moment_type": "complaint", "notes": "Sin abrir Más"},
+                      csrf_from_url=f"/customers/{customer}")
+    assert response.status_code == 302
+    with app.app_context():
+        moment = db.session.scalar(select(Moment))
+        assert (moment.staff_id, moment.channel, moment.follows_moment_id) == (agent.id, "phone", None)
+    bad = b.post(f"/customers/{customer}/moments", {"moment_type": "complaint", "staff_id": "abc"},
+                 csrf_from_url=f"/customers/{customer}")
+    assert bad.status_code == 400 and 'name="staff_id"' in bad.get_data(as_text=True)  # shown with its error

@@ -18,6 +18,7 @@ ROUTE_ROLES = {
     "moments.home": "agent",
     "moments.queue": "supervisor",
     "moments.log": "agent",
+    "moments.log_details": "agent",
     "moments.set_emotion": "agent",
     "moments.mark_met": "agent",
     "moments.pause": "agent",
