@@ -43,8 +43,8 @@ def _sidecar(path: Path) -> Path:
 
 def sources_fingerprint(seed: int) -> str:
     """What the cache depends on: the migrations, and a sample of what the demo
-    generator produces with this seed (customers, search terms, histories, contacts
-    and commitments). Edits that change neither keep the cache."""
+    generator produces with this seed (customers, search terms, histories, contacts,
+    commitments and purchases). Edits that change neither keep the cache."""
     from crm.demo import catalog
     from crm.demo.generator import DemoGenerator
 
@@ -62,6 +62,8 @@ def sources_fingerprint(seed: int) -> str:
         terms = sorted((row["customer_id"], row["term"]) for row in terms)
         digest.update(repr((customers, terms, changes)).encode())
     for batch in generator.moments(infos, 1000):
+        digest.update(repr(batch).encode())
+    for batch in generator.purchases(infos):
         digest.update(repr(batch).encode())
     return digest.hexdigest()[:16]
 

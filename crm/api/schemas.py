@@ -324,3 +324,133 @@ class FollowUpCreateSchema(Schema):
     template = fields.String(required=True, metadata={"description": "The template's code"})
     due_at = fields.AwareDateTime(allow_none=True, metadata={
         "description": "When to send it, with its offset; now when left out"})
+
+
+# --- purchases ----------------------------------------------------------------------
+
+class PurchaseSchema(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    amount = fields.Decimal(as_string=True, metadata={"description": "Two decimals, as a string: \"12.50\""})
+    currency = fields.String(metadata={"description": "ISO 4217 code"})
+    purchased_on = fields.Date()
+    description = fields.String()
+    created_by_id = fields.Integer(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class PurchaseCreateSchema(Schema):
+    customer_id = fields.Integer(required=True, strict=True)
+    amount = fields.Raw(required=True, metadata={
+        "description": 'More than 0, at most 1,000,000, two decimals at most; "12.50", "12,50" or 12.5',
+        "oneOf": [{"type": "string"}, {"type": "number"}]})
+    currency = fields.String(allow_none=True, metadata={
+        "description": "ISO 4217 code; the business's currency when left out"})
+    purchased_on = fields.String(required=True, metadata={
+        "format": "date", "description": "YYYY-MM-DD, from 2000 up to tomorrow"})
+    description = fields.String(allow_none=True, metadata={"description": "What was bought (up to 500 characters)"})
+
+
+class PurchaseQuerySchema(PageQuerySchema):
+    customer_id = fields.Integer(load_default=None)
+    since = fields.Date(load_default=None, data_key="from", metadata={"description": "First day, inclusive"})
+    until = fields.Date(load_default=None, data_key="to", metadata={"description": "Last day, inclusive"})
+
+
+# --- metrics ------------------------------------------------------------------------
+
+class MetricsQuerySchema(Schema):
+    """Empty values mean "any" (or the default period), so `?segment=&team_id=` is fine."""
+
+    class Meta:
+        # A misspelt filter would otherwise be ignored and the figures look filtered when they
+        # are not (webargs excludes unknown query parameters unless the view asks for "raise").
+        unknown = "raise"
+
+    first_day = fields.String(data_key="from", load_default=None, metadata={
+        "format": "date", "description": "First local day, YYYY-MM-DD; 29 days before `to` when left out"})
+    last_day = fields.String(data_key="to", load_default=None, metadata={
+        "format": "date", "description": "Last local day (included), YYYY-MM-DD; today when left out"})
+    segment = fields.String(load_default=None)
+    tier = fields.String(load_default=None)
+    team_id = fields.String(load_default=None, metadata={"description": "The moment type's team"})
+    agent_id = fields.String(load_default=None, metadata={"description": "The staff member of the contact"})
+    channel = fields.String(load_default=None)
+    moment_type = fields.String(load_default=None, metadata={"description": "The moment type's id or code"})
+
+
+class RoundedFloat(fields.Float):
+    """Figures are kept at full precision and sent rounded to two decimals."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else round(float(value), 2)
+
+
+METRIC_COUNTS = (
+    "nps_answers", "promoters", "passives", "detractors", "csat_answers", "ces_answers", "incidents_resolved",
+    "resolved_first_contact", "resolved_by_second_contact", "sla_first_response_met", "sla_first_response_breached",
+    "sla_resolution_met", "sla_resolution_breached", "breaches", "compensations_issued", "contacts",
+    "purchases_other_currency", "customers_at_start", "customers_lost", "cohort_customers", "cohort_retained")
+METRIC_MONEY = ("compensations_value", "compensations_cost", "contact_cost", "cost_to_serve", "revenue")
+METRIC_RATES = {
+    "nps": "Net Promoter Score, −100 to 100", "csat": "Percent of CSAT answers that are 4 or 5",
+    "ces": "Mean CES answer, 1 to 7", "fcr_first": "Percent of resolved incidents resolved on the first contact",
+    "fcr_second": "Percent of resolved incidents resolved by the second contact",
+    "sla_first_response": "Percent of first-response commitments due in the period kept on time",
+    "sla_resolution": "Percent of resolution commitments due in the period kept on time",
+    "churn_rate": "Percent of the customers at the start lost in the period",
+    "retention": "Percent of the last twelve months' signups still customers at the end"}
+
+
+def _metric_fields() -> dict:
+    out = {key: fields.Integer() for key in METRIC_COUNTS}
+    out.update({key: fields.Decimal(as_string=True, places=2) for key in METRIC_MONEY})
+    out.update({key: RoundedFloat(allow_none=True, metadata={"description": text})
+                for key, text in METRIC_RATES.items()})
+    return out
+
+
+class ChurnBySegmentSchema(Schema):
+    segment = fields.String(allow_none=True)
+    at_start = fields.Integer()
+    lost = fields.Integer()
+    rate = RoundedFloat(allow_none=True)
+
+
+class RetentionCohortSchema(Schema):
+    month = fields.Function(lambda row: row["month"].strftime("%Y-%m"),
+                            metadata={"type": "string", "description": "The signup month, YYYY-MM"})
+    customers = fields.Integer()
+    retained = fields.Integer()
+    rate = RoundedFloat(allow_none=True)
+
+
+MetricFiguresSchema = Schema.from_dict({
+    **_metric_fields(),
+    "start": fields.AwareDateTime(), "end": fields.AwareDateTime(),
+    "currency": fields.String(),
+    "fcr_target": RoundedFloat(metadata={"description": "Percent the business wants resolved on the first contact"}),
+    "fcr_target_met": fields.Boolean(allow_none=True),
+    "churn_by_segment": fields.List(fields.Nested(ChurnBySegmentSchema)),
+    "retention_by_cohort": fields.List(fields.Nested(RetentionCohortSchema)),
+}, name="MetricFigures")
+MetricChangeSchema = Schema.from_dict(_metric_fields(), name="MetricChange")
+
+
+class MetricsPeriodSchema(Schema):
+    first_day = fields.Date(data_key="from")
+    last_day = fields.Date(data_key="to")
+    days = fields.Integer()
+    start = fields.AwareDateTime(metadata={"description": "First instant, UTC"})
+    end = fields.AwareDateTime(metadata={"description": "The instant after the last, UTC"})
+
+
+class MetricsSchema(Schema):
+    period = fields.Nested(MetricsPeriodSchema)
+    previous_period = fields.Nested(MetricsPeriodSchema)
+    currency = fields.String()
+    filters = fields.Function(lambda report: report["filters"].as_dict(), metadata={"type": "object"})
+    current = fields.Nested(MetricFiguresSchema)
+    previous = fields.Nested(MetricFiguresSchema)
+    change = fields.Nested(MetricChangeSchema, metadata={
+        "description": "current − previous, in each figure's unit; null when either is unknown"})

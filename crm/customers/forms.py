@@ -61,3 +61,18 @@ class SearchForm(BaseForm):
         self.stage.choices = [SelectChoice("", _l("All stages"))] + choices("stage", STAGES)
         self.segment.choices = [SelectChoice("", _l("All segments"))] + [SelectChoice(s, s) for s in segments]
         self.owner.choices = [SelectChoice("", _l("Anyone"))] + [SelectChoice(str(u.id), u.name) for u in owners]
+
+
+class PurchaseForm(BaseForm):
+    """One purchase on the customer page. Amount, currency and date are checked by
+    `purchases.record_purchase`, so the page refuses exactly what the API refuses."""
+
+    amount = StringField(_l("Amount"), render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    currency = StringField(_l("Currency"), render_kw={"maxlength": 3, "autocomplete": "off",
+                                                      "autocapitalize": "characters", "size": 3})
+    purchased_on = StringField(_l("Date"), render_kw={"type": "date"})
+    description = StringField(_l("What was bought"), render_kw={"maxlength": 500})
+
+    def to_data(self, customer_id: int) -> dict:
+        return {"customer_id": customer_id, "amount": self.amount.data, "currency": self.currency.data,
+                "purchased_on": self.purchased_on.data, "description": self.description.data}

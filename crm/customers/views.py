@@ -112,3 +112,6 @@ def change_stage(customer_id: int):
             flash(_("Stage changed."), "success")
             return redirect(url_for("customers.detail", customer_id=customer.id))
     return render_customer(customer, stage_form=form, status=400)
+
+
+from crm.customers import purchase_views  # noqa: E402,F401  (its routes join this blueprint)

@@ -3,6 +3,8 @@
 Used by `crm seed-demo` (a few thousand rows) and by the benchmarks (a million).
 Rows are plain dicts with explicit ids, inserted in batches with bulk INSERTs:
 the same shapes the services write, without a service call per row.
+Purchases draw from their own random stream, so adding them left the customers
+and contacts a given seed produces as they were.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import random
 import unicodedata
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
 from itertools import accumulate
 
@@ -25,6 +27,24 @@ EMAIL_DOMAINS = ["gmail.com", "hotmail.es", "yahoo.es", "outlook.es", "telefonic
 TIER_WEIGHTS = (("basic", 20), ("standard", 65), ("premium", 15))
 # Contacts older than this are settled; newer ones may still be open.
 SETTLED_AFTER = timedelta(days=4)
+
+# What a bike shop sells: (description, lowest and highest price in whole units, weight).
+BIKES = (
+    ("Bicicleta urbana", 349, 899, 30), ("Bicicleta de carretera", 899, 4499, 15),
+    ("Bicicleta eléctrica", 1499, 3999, 20), ("Bicicleta de montaña", 599, 2999, 15),
+    ("Bicicleta infantil", 149, 349, 12), ("Bicicleta gravel", 999, 2799, 8),
+)
+SERVICES_AND_PARTS = (
+    ("Revisión completa", 45, 89, 22), ("Cámara y cubierta", 25, 65, 16), ("Cambio de cadena y piñones", 45, 129, 10),
+    ("Pastillas de freno", 15, 39, 10), ("Reparación de pinchazo", 8, 15, 12), ("Ajuste de cambio", 15, 29, 8),
+    ("Plan de mantenimiento anual", 79, 149, 6), ("Casco", 39, 149, 6), ("Luces delantera y trasera", 19, 69, 6),
+    ("Candado", 25, 89, 5), ("Ropa de ciclismo", 39, 179, 5), ("Sillín", 29, 119, 3), ("Bidón y portabidón", 9, 29, 4),
+    ("Batería de repuesto", 399, 749, 1), ("Cuentakilómetros GPS", 99, 399, 2),
+)
+PRICE_ENDINGS = (0, 50, 90, 95)
+# How many purchases after the first, per stage: (fewest, most). Prospects buy nothing,
+# new customers have made their first purchase only.
+LATER_PURCHASES = {"active": (1, 4), "loyal": (3, 8), "promoter": (4, 10), "at_risk": (0, 3), "churned": (0, 2)}
 
 
 @dataclass
@@ -55,6 +75,7 @@ class Ids:
     stage_change: int = 1
     moment: int = 1
     commitment: int = 1
+    purchase: int = 1
 
 
 @dataclass
@@ -64,9 +85,13 @@ class DemoGenerator:
     types: list[TypeInfo]
     seed: int = 1
     ids: Ids = field(default_factory=Ids)
+    currency: str = "EUR"
 
     def __post_init__(self):
         self.rng = random.Random(self.seed)
+        self.purchase_rng = random.Random(f"purchases-{self.seed}")
+        self.bike_weights = list(accumulate(w for *_, w in BIKES))
+        self.item_weights = list(accumulate(w for *_, w in SERVICES_AND_PARTS))
         self.fake = Faker(OrderedDict([("es_ES", 0.8), ("es_MX", 0.2)]))
         self.fake.seed_instance(self.seed)
         self.types_by_phase: dict[str, list[TypeInfo]] = {}
@@ -130,6 +155,45 @@ class DemoGenerator:
             self.ids.stage_change += 1
             previous = stage
         return rows
+
+    # --- purchases ---------------------------------------------------------------
+
+    def purchases(self, customers: list[CustomerInfo]) -> list[dict]:
+        """Purchase rows that fit each customer's story: the first (usually a bike) when they
+        became a customer, later ones up to today, or up to when they started to drift away."""
+        rng, rows = self.purchase_rng, []
+        for info in customers:
+            path = catalog.STAGE_PATHS[info.stage]
+            if "new" not in path:
+                continue
+            step = (self.now - info.created_at) / len(path)
+            first = info.created_at + step * path.index("new")
+            # At-risk and lost customers stopped buying when they began to drift.
+            until = info.created_at + step * path.index("at_risk") if "at_risk" in path else self.now
+            rows.append(self._purchase(info, first, BIKES, self.bike_weights))
+            if info.stage == "new":
+                continue
+            low, high = LATER_PURCHASES[info.stage]
+            span = (until - first).total_seconds()
+            for _ in range(rng.randint(low, high)):
+                bought = first + timedelta(seconds=span * rng.random())
+                bike = rng.random() < 0.08
+                rows.append(self._purchase(info, bought, BIKES if bike else SERVICES_AND_PARTS,
+                                           self.bike_weights if bike else self.item_weights))
+        return rows
+
+    def _purchase(self, info: CustomerInfo, bought: datetime, items, cum_weights) -> dict:
+        rng = self.purchase_rng
+        description, low, high, _ = rng.choices(items, cum_weights=cum_weights)[0]
+        cents = rng.choice(PRICE_ENDINGS)
+        row = {
+            "id": self.ids.purchase, "customer_id": info.id,
+            "amount": Decimal(f"{rng.randint(low, high)}.{cents:02d}"),
+            "currency": self.currency, "purchased_on": bought.date(), "description": description,
+            "created_by_id": info.owner_id, "created_at": bought,
+        }
+        self.ids.purchase += 1
+        return row
 
     # --- moments -----------------------------------------------------------------
 
@@ -214,6 +278,17 @@ class DemoGenerator:
             })
             self.ids.commitment += 1
         return rows
+
+
+def activity_from_purchases(purchase_rows: list[dict]) -> dict[int, datetime]:
+    """Customer id -> the start (UTC) of the day of their latest purchase, which is what
+    recording a purchase sets as the customer's last activity."""
+    latest: dict[int, datetime] = {}
+    for row in purchase_rows:
+        day = datetime.combine(row["purchased_on"], time.min, tzinfo=timezone.utc)
+        if row["customer_id"] not in latest or latest[row["customer_id"]] < day:
+            latest[row["customer_id"]] = day
+    return latest
 
 
 def _ascii(text: str) -> str:

@@ -4,14 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import func, insert, select, text
 
 from crm.auth.models import Team, User
 from crm.calendars.services import arithmetic, default_calendar, save_calendar
 from crm.compensations.services import save_policy, set_goodwill_limit
-from crm.customers.models import Customer, CustomerSearchTerm, StageChange
+from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageChange
 from crm.demo import catalog
-from crm.demo.generator import DemoGenerator, Ids, TypeInfo
+from crm.demo.generator import DemoGenerator, Ids, TypeInfo, activity_from_purchases
 from crm.extensions import db
 from crm.followups.services import save_rule, save_template
 from crm.moments.catalog import save_moment_type
@@ -83,19 +84,29 @@ def next_ids() -> Ids:
         return (db.session.scalar(select(func.max(column))) or 0) + 1
 
     return Ids(customer=after(Customer.id), stage_change=after(StageChange.id), moment=after(Moment.id),
-               commitment=after(Commitment.id))
+               commitment=after(Commitment.id), purchase=after(Purchase.id))
 
 
 def load_customers_and_moments(*, now, seed, customers, moments, staff_ids, types, progress=None) -> dict:
-    """Bulk-load generated customers and contacts; used by the seed and the benchmarks."""
+    """Bulk-load generated customers, their purchases and contacts; used by the seed and the benchmarks."""
     ids = next_ids()
     generator_first = ids.customer
-    generator = DemoGenerator(now=now, staff_ids=staff_ids, types=type_infos(types), seed=seed, ids=ids)
+    generator = DemoGenerator(now=now, staff_ids=staff_ids, types=type_infos(types), seed=seed, ids=ids,
+                              currency=current_app.config["CRM_CURRENCY"])
     infos = []
+    bought = 0
     for customer_rows, term_rows, change_rows, batch_infos in generator.customers(customers):
+        purchase_rows = generator.purchases(batch_infos)
+        # A purchase is activity: the contacts below move it later where they are newer.
+        last_purchase = activity_from_purchases(purchase_rows)
+        for row in customer_rows:
+            row["last_activity_at"] = last_purchase.get(row["id"])
         db.session.execute(insert(Customer), customer_rows)
         db.session.execute(insert(CustomerSearchTerm), term_rows)
         db.session.execute(insert(StageChange), change_rows)
+        if purchase_rows:
+            db.session.execute(insert(Purchase), purchase_rows)
+        bought += len(purchase_rows)
         infos.extend(batch_infos)
         if progress:
             progress("customers", len(infos))
@@ -109,17 +120,20 @@ def load_customers_and_moments(*, now, seed, customers, moments, staff_ids, type
         if progress:
             progress("moments", made)
     _reset_sequences()
+    # The latest contact, where it is newer than the latest purchase (or there is none).
     db.session.execute(text(
         "UPDATE customers SET last_activity_at = (SELECT MAX(moments.occurred_at) FROM moments "
-        "WHERE moments.customer_id = customers.id) WHERE id >= :first"), {"first": generator_first})
-    return {"customers": len(infos), "moments": made, "commitments": commitments}
+        "WHERE moments.customer_id = customers.id) WHERE id >= :first AND EXISTS (SELECT 1 FROM moments "
+        "WHERE moments.customer_id = customers.id AND (customers.last_activity_at IS NULL "
+        "OR moments.occurred_at > customers.last_activity_at))"), {"first": generator_first})
+    return {"customers": len(infos), "purchases": bought, "moments": made, "commitments": commitments}
 
 
 def _reset_sequences() -> None:
     """Rows were inserted with explicit ids; PostgreSQL's sequences must catch up."""
     if db.session.get_bind().dialect.name != "postgresql":
         return
-    for table in ("customers", "stage_changes", "moments", "commitments"):
+    for table in ("customers", "stage_changes", "purchases", "moments", "commitments"):
         db.session.execute(text(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
             f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"))

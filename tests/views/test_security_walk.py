@@ -33,6 +33,8 @@ ROUTE_ROLES = {
     "customers.detail": "agent",
     "customers.edit": "agent",
     "customers.change_stage": "agent",
+    "customers.purchases": "agent",
+    "customers.record_purchase": "agent",
     "admin.index": "admin",
     "admin.users": "admin",
     "admin.new_user": "admin",
@@ -60,6 +62,7 @@ ROUTE_ROLES = {
     "followups.cancel": "agent",
     "followups.survey": None,
     "followups.unsubscribe": None,
+    "insights.metrics": "supervisor",
     "static": None,
 }
 # State-changing pages that take no CSRF token, and why.
@@ -92,6 +95,9 @@ API_ROLES = {
     "api_compensations.update_calendar": "admin",
     "api_users.list_users": "admin",
     "api_users.create_user": "admin",
+    "api_insights.get_metrics": "supervisor",
+    "api_purchases.list_purchases": "agent",
+    "api_purchases.record_purchase": "agent",
     "api_followups.list_templates": "agent",
     "api_followups.list_followups": "agent",
     "api_followups.schedule_followup": "agent",

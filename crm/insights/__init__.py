@@ -1,0 +1,1 @@
+"""Measuring the experience: metrics, and later the dashboard, journey map and reports."""

@@ -1,0 +1,482 @@
+"""The experience metrics of a period, counted in the database.
+
+Every family of figures is one aggregate query (COUNT / SUM with CASE, grouped
+by a handful of values), so a report costs the same dozen queries however
+many rows there are. Date bucketing uses instant ranges computed here, never
+an engine's date functions, so SQLite and PostgreSQL give the same numbers.
+
+A period is the half-open range of instants [start, end). Filters on the
+contact (team, agent, channel, moment type) and on the customer (segment,
+tier) narrow every contact-based figure; the customer-based ones (revenue,
+churn, retention) follow the customer filters only, since a purchase or a
+lost customer belongs to no team or channel.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import aliased
+
+from crm.auth.models import Team, User
+from crm.compensations.models import Compensation
+from crm.customers.lifecycle import TIERS
+from crm.customers.models import Customer, Purchase, StageChange
+from crm.domain import N_, Cleaner, NotFound
+from crm.extensions import db
+from crm.followups.models import SURVEY_KINDS, SurveyResponse
+from crm.insights import metrics
+from crm.moments.catalog import get_moment_type
+from crm.moments.models import CHANNELS, Commitment, Moment, MomentType
+from crm.queries import is_id
+
+MAX_DAYS = 366
+DEFAULT_DAYS = 30
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+COHORT_MONTHS = 12
+DEFAULT_FCR_TARGET = 0.90
+CHURNED = "churned"
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+
+# The single figures of a period, in the order the page and the API show them;
+# each has its previous value and its change beside it.
+FIGURES = (
+    "nps", "nps_answers", "promoters", "passives", "detractors",
+    "csat", "csat_answers", "ces", "ces_answers",
+    "incidents_resolved", "resolved_first_contact", "resolved_by_second_contact", "fcr_first", "fcr_second",
+    "sla_first_response", "sla_first_response_met", "sla_first_response_breached",
+    "sla_resolution", "sla_resolution_met", "sla_resolution_breached", "breaches",
+    "compensations_issued", "compensations_value", "compensations_cost",
+    "contacts", "contact_cost", "cost_to_serve", "revenue", "purchases_other_currency",
+    "customers_at_start", "customers_lost", "churn_rate", "cohort_customers", "cohort_retained", "retention",
+)
+
+
+# --- filters and periods ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    segment: str | None = None
+    tier: str | None = None
+    team_id: int | None = None
+    agent_id: int | None = None
+    channel: str | None = None
+    moment_type_id: int | None = None
+
+    @property
+    def on_contacts(self) -> bool:
+        return any(v is not None for v in (self.team_id, self.agent_id, self.channel, self.moment_type_id))
+
+    @property
+    def on_customers(self) -> bool:
+        return self.segment is not None or self.tier is not None
+
+    def as_dict(self) -> dict:
+        return {"segment": self.segment, "tier": self.tier, "team_id": self.team_id, "agent_id": self.agent_id,
+                "channel": self.channel, "moment_type_id": self.moment_type_id}
+
+
+def _digits(value):
+    """An id typed in a query string ("12") as the integer it is."""
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
+        return int(value.strip())
+    return value
+
+
+def _reference(c: Cleaner, field: str, value, model, message: str) -> int | None:
+    if value in (None, ""):
+        return None
+    value = _digits(value)
+    if not is_id(value) or db.session.get(model, value) is None:
+        c.fail(field, message)
+        return None
+    return value
+
+
+def clean_filters(data: Mapping | None) -> Filters:
+    """Check the filters a page or API call sent: every problem at once, as a ValidationFailed.
+
+    Keys: segment, tier, team_id, agent_id, channel and moment_type (an id or a
+    code; moment_type_id is accepted too). Empty values mean "any".
+    """
+    data = dict(data or {})
+    c = Cleaner()
+    segment = c.text("segment", data.get("segment"), max_len=60) or None
+    tier = c.choice("tier", data.get("tier") or None, TIERS, required=False)
+    channel = c.choice("channel", data.get("channel") or None, CHANNELS, required=False)
+    team_id = _reference(c, "team_id", data.get("team_id"), Team, N_("no such team"))
+    agent_id = _reference(c, "agent_id", data.get("agent_id"), User, N_("no such user"))
+    moment_type_id = None
+    ref = data.get("moment_type", data.get("moment_type_id"))
+    if isinstance(ref, str):
+        # A code is checked as text before it reaches a query: PostgreSQL refuses NUL bytes.
+        ref = c.text("moment_type", ref, max_len=40)
+    if ref not in (None, ""):
+        try:
+            moment_type_id = get_moment_type(_digits(ref)).id
+        except NotFound:
+            c.fail("moment_type", N_("no such moment type"))
+    c.check()
+    return Filters(segment=segment, tier=tier, team_id=team_id, agent_id=agent_id, channel=channel,
+                   moment_type_id=moment_type_id)
+
+
+def local_midnight(day: date, zone: str) -> datetime:
+    """The instant a local day starts in the company's time zone, in UTC."""
+    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
+
+
+def today(zone: str, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(zone)).date()
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole local days, first to last inclusive, in the company's time zone."""
+
+    first_day: date
+    last_day: date
+    zone: str
+
+    @property
+    def days(self) -> int:
+        return (self.last_day - self.first_day).days + 1
+
+    @property
+    def start(self) -> datetime:
+        return local_midnight(self.first_day, self.zone)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive: the midnight after the last day."""
+        return local_midnight(self.last_day + timedelta(days=1), self.zone)
+
+    def previous(self) -> Period:
+        """The same number of days just before, so trends compare like with like."""
+        return replace(self, first_day=self.first_day - timedelta(days=self.days),
+                       last_day=self.first_day - timedelta(days=1))
+
+
+def _is_date(value) -> bool:
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value):
+    """A date as given: a date, an ISO "YYYY-MM-DD" string (read here), or nothing."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value) if _ISO_DAY.fullmatch(value) else value
+        except ValueError:
+            return value
+    return value
+
+
+def make_period(first_day, last_day, zone: str, *, today_: date | None = None) -> Period:
+    """Check a period given as local dates (or "YYYY-MM-DD"). Missing ends default to the
+    last 30 days up to today: `last_day` to today, `first_day` to 29 days before the last day."""
+    c = Cleaner()
+    first_day, last_day = _day(first_day), _day(last_day)
+    if last_day is None and today_ is not None:
+        last_day = today_
+    if first_day is None and _is_date(last_day):
+        first_day = last_day - timedelta(days=DEFAULT_DAYS - 1)
+    for field, day in (("from", first_day), ("to", last_day)):
+        if not _is_date(day):
+            c.fail(field, N_("must be a date (YYYY-MM-DD)"))
+        elif not EARLIEST_DAY <= day <= LATEST_DAY:
+            c.fail(field, N_("must be between %(first)s and %(last)s"), first=EARLIEST_DAY.isoformat(),
+                   last=LATEST_DAY.isoformat())
+    c.check()
+    if last_day < first_day:
+        c.fail("to", N_("must not be before the start of the period"))
+    elif (last_day - first_day).days + 1 > MAX_DAYS:
+        c.fail("to", N_("a period can be at most %(max)d days long"), max=MAX_DAYS)
+    c.check()
+    return Period(first_day, last_day, zone)
+
+
+# --- conditions shared by the queries ---------------------------------------------------------
+
+def _contact_conditions(moment, f: Filters) -> list:
+    conditions = []
+    if f.channel is not None:
+        conditions.append(moment.channel == f.channel)
+    if f.agent_id is not None:
+        conditions.append(moment.staff_id == f.agent_id)
+    if f.moment_type_id is not None:
+        conditions.append(moment.moment_type_id == f.moment_type_id)
+    if f.team_id is not None:
+        conditions.append(moment.moment_type_id.in_(select(MomentType.id).where(MomentType.team_id == f.team_id)))
+    return conditions
+
+
+def _customer_conditions(customer_id, f: Filters) -> list:
+    if not f.on_customers:
+        return []
+    customers = select(Customer.id)
+    if f.segment is not None:
+        customers = customers.where(Customer.segment == f.segment)
+    if f.tier is not None:
+        customers = customers.where(Customer.tier == f.tier)
+    return [customer_id.in_(customers)]
+
+
+def _on_customer(f: Filters) -> list:
+    """The customer filters, on the customers table itself."""
+    conditions = []
+    if f.segment is not None:
+        conditions.append(Customer.segment == f.segment)
+    if f.tier is not None:
+        conditions.append(Customer.tier == f.tier)
+    return conditions
+
+
+def _within(column, start: datetime, end: datetime):
+    return and_(column >= start, column < end)
+
+
+def _money(value) -> Decimal:
+    # SQLite sums NUMERIC as floating point: back to cents.
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def _sum(condition):
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+# --- the figures, one query per family ------------------------------------------------------------
+
+def _surveys(start, end, f: Filters) -> dict:
+    stmt = (select(SurveyResponse.kind, SurveyResponse.score, func.count())
+            .where(_within(SurveyResponse.answered_at, start, end),
+                   *_customer_conditions(SurveyResponse.customer_id, f))
+            .group_by(SurveyResponse.kind, SurveyResponse.score))
+    if f.on_contacts:
+        # An answer about no particular contact cannot belong to a team or a channel.
+        stmt = stmt.join(Moment, Moment.id == SurveyResponse.moment_id).where(*_contact_conditions(Moment, f))
+    histograms: dict[str, dict[int, int]] = {kind: {} for kind in SURVEY_KINDS}
+    for kind, score, count in db.session.execute(stmt):
+        histograms.setdefault(kind, {})[score] = count
+    nps = histograms["nps"]
+    promoters = sum(n for s, n in nps.items() if s >= metrics.PROMOTER_MIN)
+    detractors = sum(n for s, n in nps.items() if s <= metrics.DETRACTOR_MAX)
+    return {
+        "nps": metrics.nps_from_histogram(nps), "nps_answers": sum(nps.values()),
+        "promoters": promoters, "passives": sum(nps.values()) - promoters - detractors, "detractors": detractors,
+        "csat": metrics.csat_from_histogram(histograms["csat"]), "csat_answers": sum(histograms["csat"].values()),
+        "ces": metrics.ces_from_histogram(histograms["ces"]), "ces_answers": sum(histograms["ces"].values()),
+    }
+
+
+def _first_contact_resolution(start, end, f: Filters, target: float) -> dict:
+    """Incidents whose first resolving contact falls in the period, by the number of that
+    contact in the incident (contacts ordered by when they happened). An incident belongs
+    to the team, agent, channel and type of its first contact."""
+    first = aliased(Moment)
+    resolved_here = select(Moment.incident_id).where(Moment.outcome == "resolved",
+                                                     _within(Moment.occurred_at, start, end))
+    incidents = select(first.id).where(first.id.in_(resolved_here), *_contact_conditions(first, f),
+                                       *_customer_conditions(first.customer_id, f))
+    ranked = (select(Moment.incident_id, Moment.outcome, Moment.occurred_at,
+                     func.row_number().over(partition_by=Moment.incident_id,
+                                            order_by=(Moment.occurred_at, Moment.id)).label("n"))
+              .where(Moment.incident_id.in_(incidents), Moment.occurred_at < end).subquery())
+    resolution = (select(ranked.c.incident_id, func.min(ranked.c.n).label("n"),
+                         func.min(ranked.c.occurred_at).label("at"))
+                  .where(ranked.c.outcome == "resolved").group_by(ranked.c.incident_id).subquery())
+    resolved, first_contact, by_second = db.session.execute(
+        select(func.count(), _sum(resolution.c.n == 1), _sum(resolution.c.n <= 2))
+        .where(resolution.c.at >= start)).one()
+    result = metrics.fcr_from_counts(resolved, first_contact, by_second)
+    target_percent = 100.0 * target
+    return {"incidents_resolved": resolved, "resolved_first_contact": first_contact,
+            "resolved_by_second_contact": by_second, "fcr_first": result.first, "fcr_second": result.by_second,
+            "fcr_target": target_percent, "fcr_target_met": metrics.meets_target(result.first, target_percent)}
+
+
+def _service_levels(start, end, f: Filters) -> dict:
+    """Commitments that fell due in the period: kept on time, or not (breached, or met late
+    before the sweep came by). Open and paused ones are not decided yet."""
+    on_time = and_(Commitment.status == "met", Commitment.met_at <= Commitment.due_at)
+    late = or_(Commitment.status == "breached", and_(Commitment.status == "met", Commitment.met_at > Commitment.due_at))
+    stmt = (select(Commitment.kind, _sum(on_time), _sum(late))
+            .where(_within(Commitment.due_at, start, end), *_customer_conditions(Commitment.customer_id, f))
+            .group_by(Commitment.kind))
+    if f.on_contacts:
+        stmt = stmt.join(Moment, Moment.id == Commitment.moment_id).where(*_contact_conditions(Moment, f))
+    counts = {kind: (met, breached) for kind, met, breached in db.session.execute(stmt)}
+    out = {}
+    for kind in ("first_response", "resolution"):
+        met, breached = counts.get(kind, (0, 0))
+        out[f"sla_{kind}"] = metrics.sla_compliance(met, breached)
+        out[f"sla_{kind}_met"], out[f"sla_{kind}_breached"] = met, breached
+    out["breaches"] = out["sla_first_response_breached"] + out["sla_resolution_breached"]
+    return out
+
+
+def _costs(start, end, f: Filters) -> dict:
+    compensations = (select(func.count(), func.coalesce(func.sum(Compensation.value), 0),
+                            func.coalesce(func.sum(Compensation.cost), 0))
+                     .select_from(Compensation)
+                     .where(Compensation.status == "issued", _within(Compensation.issued_at, start, end),
+                            *_customer_conditions(Compensation.customer_id, f)))
+    if f.on_contacts:
+        compensations = compensations.join(Moment, Moment.id == Compensation.moment_id).where(
+            *_contact_conditions(Moment, f))
+    issued, value, cost = db.session.execute(compensations).one()
+    contacts, contact_cost = db.session.execute(
+        select(func.count(), func.coalesce(func.sum(Moment.cost), 0))
+        .where(_within(Moment.occurred_at, start, end), *_contact_conditions(Moment, f),
+               *_customer_conditions(Moment.customer_id, f))).one()
+    return {"compensations_issued": issued, "compensations_value": _money(value),
+            "compensations_cost": _money(cost), "contacts": contacts, "contact_cost": _money(contact_cost),
+            "cost_to_serve": _money(contact_cost) + _money(cost)}
+
+
+def _first_midnight_from(instant: datetime, zone: str) -> date:
+    """The first local day whose midnight is at or after `instant`."""
+    day = instant.astimezone(ZoneInfo(zone)).date()
+    return day if local_midnight(day, zone) >= instant else day + timedelta(days=1)
+
+
+def _revenue(start, end, f: Filters, zone: str, currency: str) -> dict:
+    """Purchases carry a date, not an instant: a day counts when its local midnight is in
+    the period. Only the company's currency is added up; others are counted apart."""
+    first_day, end_day = _first_midnight_from(start, zone), _first_midnight_from(end, zone)
+    ours = Purchase.currency == currency
+    amount, others = db.session.execute(
+        select(func.coalesce(func.sum(case((ours, Purchase.amount), else_=0)), 0), _sum(~ours))
+        .where(Purchase.purchased_on >= first_day, Purchase.purchased_on < end_day,
+               *_customer_conditions(Purchase.customer_id, f))).one()
+    return {"revenue": _money(amount), "purchases_other_currency": others}
+
+
+def _stage_at(instant: datetime):
+    """Each customer's stage just before `instant`: its latest stage change before it."""
+    ranked = (select(StageChange.customer_id, StageChange.to_stage,
+                     func.row_number().over(partition_by=StageChange.customer_id,
+                                            order_by=(StageChange.at.desc(), StageChange.id.desc())).label("n"))
+              .where(StageChange.at < instant).subquery())
+    return select(ranked.c.customer_id, ranked.c.to_stage).where(ranked.c.n == 1).subquery()
+
+
+def _churn(start, end, f: Filters) -> dict:
+    """Customers lost in the period ÷ customers at its start. The customers at the start are
+    those created before it whose stage then was not churned; a customer is lost when one
+    of them moved to churned during the period (once, however many times it happened)."""
+    at_start = _stage_at(start)
+    lost = (select(StageChange.customer_id).where(StageChange.to_stage == CHURNED,
+                                                  _within(StageChange.at, start, end))
+            .group_by(StageChange.customer_id).subquery())
+    stage = func.coalesce(at_start.c.to_stage, Customer.stage)
+    rows = db.session.execute(
+        select(Customer.segment, func.count(), _sum(lost.c.customer_id.is_not(None)))
+        .select_from(Customer)
+        .outerjoin(at_start, at_start.c.customer_id == Customer.id)
+        .outerjoin(lost, lost.c.customer_id == Customer.id)
+        .where(Customer.created_at < start, stage != CHURNED, *_on_customer(f))
+        .group_by(Customer.segment)).all()
+    by_segment = [{"segment": segment, "at_start": count, "lost": lost_count,
+                   "rate": metrics.churn_rate(lost_count, count)}
+                  for segment, count, lost_count in sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))]
+    at_start_total = sum(r["at_start"] for r in by_segment)
+    lost_total = sum(r["lost"] for r in by_segment)
+    return {"customers_at_start": at_start_total, "customers_lost": lost_total,
+            "churn_rate": metrics.churn_rate(lost_total, at_start_total), "churn_by_segment": by_segment}
+
+
+def _month_starts(end: datetime, zone: str, months: int = COHORT_MONTHS) -> list[date]:
+    """The first days of the `months` local months up to the one the period ends in."""
+    last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(zone)).date()
+    index = last.year * 12 + last.month - 1
+    return [date((i // 12), i % 12 + 1, 1) for i in range(index - months + 1, index + 1)]
+
+
+def _retention(end, f: Filters, zone: str) -> dict:
+    """Monthly signup cohorts of the last twelve months up to the period's end, and how
+    many of each were still customers (not churned) at that end."""
+    months = _month_starts(end, zone)
+    bounds = [local_midnight(month, zone) for month in months]
+    stage_end = _stage_at(end)
+    cohort = case(*[(Customer.created_at < bound, i) for i, bound in enumerate(bounds[1:])],
+                  else_=len(bounds) - 1)
+    still = case((func.coalesce(stage_end.c.to_stage, Customer.stage) != CHURNED, 1), else_=0)
+    members = (select(cohort.label("cohort"), still.label("still"))
+               .select_from(Customer).outerjoin(stage_end, stage_end.c.customer_id == Customer.id)
+               .where(_within(Customer.created_at, bounds[0], end), *_on_customer(f)).subquery())
+    counts = {i: (n, kept) for i, n, kept in db.session.execute(
+        select(members.c.cohort, func.count(), func.sum(members.c.still)).group_by(members.c.cohort))}
+    cohorts = []
+    for i, month in enumerate(months):
+        size, kept = counts.get(i, (0, 0))
+        cohorts.append({"month": month, "customers": size, "retained": int(kept or 0),
+                        "rate": metrics.retention(size, int(kept or 0))})
+    size = sum(c["customers"] for c in cohorts)
+    kept = sum(c["retained"] for c in cohorts)
+    return {"cohort_customers": size, "cohort_retained": kept, "retention": metrics.retention(size, kept),
+            "retention_by_cohort": cohorts}
+
+
+# --- the report ------------------------------------------------------------------------
+
+def _setting(key: str, default):
+    from flask import current_app, has_app_context
+
+    return current_app.config.get(key, default) if has_app_context() else default
+
+
+def compute_metrics(period_start: datetime, period_end: datetime, filters: Filters | Mapping | None = None, *,
+                    zone: str | None = None, currency: str | None = None, fcr_target: float | None = None) -> dict:
+    """Every experience figure for the instants [period_start, period_end).
+
+    Rates are percentages at full precision, money is Decimal in cents of the company's
+    currency (CRM_CURRENCY); `filters` is a Filters or a mapping for `clean_filters`.
+    """
+    if period_start.tzinfo is None or period_end.tzinfo is None or not period_start < period_end:
+        raise ValueError("a period needs aware instants, start before end")
+    f = filters if isinstance(filters, Filters) else clean_filters(filters)
+    zone = zone or _setting("BABEL_DEFAULT_TIMEZONE", "UTC")
+    currency = currency or _setting("CRM_CURRENCY", "EUR")
+    target = float(_setting("CRM_FCR_TARGET", DEFAULT_FCR_TARGET) if fcr_target is None else fcr_target)
+    result = {"start": period_start, "end": period_end, "currency": currency}
+    result.update(_surveys(period_start, period_end, f))
+    result.update(_first_contact_resolution(period_start, period_end, f, target))
+    result.update(_service_levels(period_start, period_end, f))
+    result.update(_costs(period_start, period_end, f))
+    result.update(_revenue(period_start, period_end, f, zone, currency))
+    result.update(_churn(period_start, period_end, f))
+    result.update(_retention(period_end, f, zone))
+    return result
+
+
+def compare(current: dict, previous: dict) -> dict:
+    """Both periods' figures side by side, with each single figure's change."""
+    return {"current": current, "previous": previous,
+            "change": {key: metrics.change(current.get(key), previous.get(key)) for key in FIGURES}}
+
+
+def metrics_report(first_day, last_day, filters: Mapping | None, *, zone: str, now: datetime,
+                   currency: str | None = None, fcr_target: float | None = None) -> dict:
+    """What the page and the API show: the period of local days (the last 30 days when not
+    given), the previous period of the same length, and every figure of both."""
+    period = make_period(first_day, last_day, zone, today_=today(zone, now))
+    f = clean_filters(filters)
+    previous = period.previous()
+    options = {"zone": zone, "currency": currency, "fcr_target": fcr_target}
+    report = compare(compute_metrics(period.start, period.end, f, **options),
+                     compute_metrics(previous.start, previous.end, f, **options))
+    report.update(period=period, previous_period=previous, filters=f, currency=report["current"]["currency"])
+    return report
