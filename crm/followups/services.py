@@ -67,7 +67,7 @@ def get_template(template_id) -> MessageTemplate:
 
 def template_by_code(code) -> MessageTemplate:
     template = None
-    if isinstance(code, str) and code:
+    if isinstance(code, str) and code and len(code) <= CODE_MAX and "\x00" not in code:
         template = db.session.scalar(select(MessageTemplate).where(MessageTemplate.code == code))
     if template is None:
         raise NotFound(N_("no such template"), "template")

@@ -192,7 +192,8 @@ def get_moment_type(ref) -> MomentType:
     """A moment type by id (int) or code (str)."""
     if isinstance(ref, int) and not isinstance(ref, bool):
         moment_type = db.session.get(MomentType, ref) if is_id(ref) else None
-    elif isinstance(ref, str) and ref:
+    elif isinstance(ref, str) and ref and "\x00" not in ref:
+        # PostgreSQL refuses NUL bytes in text outright (a 500); no code holds one anyway.
         moment_type = db.session.scalar(select(MomentType).where(MomentType.code == ref[:40]))
     else:
         moment_type = None

@@ -376,3 +376,10 @@ class TestOpenAPI:
             schemas)
         assert "renewal_date" in schemas["Customer"]["properties"]
         assert {"customer_id", "template"} <= set(schemas["FollowUpCreate"]["required"])
+
+
+@pytest.mark.parametrize("code", ["hello\x00", "x" * 5000, "'; DROP TABLE outbox; --"])
+def test_hostile_template_codes_are_unknown_templates(app, api_as, agent, customer, code):
+    response = api_as(agent).post("/api/v1/followups", json={"customer_id": customer, "template": code})
+    assert response.status_code == 422
+    assert "template" in response.json["error"]["fields"]

@@ -157,3 +157,12 @@ class TestCommitments:
         with pytest.raises(ValidationFailed):
             services.set_emotion(actor, moment, "5", now)
         assert moment.emotion == -2
+
+
+def test_a_moment_type_code_with_a_nul_byte_is_simply_unknown(ctx):
+    """PostgreSQL would refuse the query itself; the answer must be a 404-type error on both engines."""
+    from crm.domain import NotFound
+    from crm.moments.catalog import get_moment_type
+
+    with pytest.raises(NotFound):
+        get_moment_type("complaint\x00")
