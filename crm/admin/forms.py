@@ -19,7 +19,8 @@ from crm.compensations.models import KINDS
 from crm.customers.lifecycle import TIERS
 from crm.forms import BaseForm, LocalDecimalField
 from crm.labels import choices
-from crm.moments.models import BLUEPRINT_LANES, CHANNELS, PHASES
+from crm.moments.catalog import OBJECTIVE_LABELS
+from crm.moments.models import BLUEPRINT_LANES, CHANNELS, OBJECTIVE_METRICS, PHASES
 
 MAX_MONEY = 1000000
 
@@ -90,6 +91,11 @@ class MomentTypeForm(BaseForm):
     cost = LocalDecimalField(_l("Cost per occurrence"), places=2,
                         validators=[Optional(), NumberRange(min=0, max=1000000)])
     objective = TextAreaField(_l("Objective"), validators=[Optional(), Length(max=4000)])
+    objective_metric = SelectField(_l("Measured by"), validators=[Optional()],
+                                   description=_l("The figure the journey map compares with the target"))
+    # The range depends on the metric (emotion −2 to 2, percentages 0 to 100): the service checks it.
+    objective_target = LocalDecimalField(_l("Target (at least)"), places=2, validators=[Optional()],
+                                         description=_l("Average emotion from -2 to 2, or a percentage"))
     # not `process`: that name is a method of every WTForms form
     internal_process = TextAreaField(_l("Internal process"), validators=[Optional(), Length(max=4000)])
     participants = TextAreaField(_l("Participants"), validators=[Optional(), Length(max=4000)],
@@ -107,6 +113,8 @@ class MomentTypeForm(BaseForm):
         self.channel.choices = choices("channel", CHANNELS)
         self.team_id.choices = [SelectChoice(0, "—")] + [SelectChoice(t.id, t.name) for t in teams]
         self.owner_role.choices = choices("role", ROLES)
+        self.objective_metric.choices = [SelectChoice("", _l("No measured target"))] + [
+            SelectChoice(metric, OBJECTIVE_LABELS[metric]) for metric in OBJECTIVE_METRICS]
         self.calendar_id.choices = [SelectChoice(0, _l("Company default"))] + [
             SelectChoice(c.id, c.name) for c in calendars]
         if self.calendar_id.data is None:  # none stored, or a form that leaves the field out
@@ -124,6 +132,8 @@ class MomentTypeForm(BaseForm):
         data["calendar_id"] = self.calendar_id.data or None
         data["warn_ratio"] = None if self.warn_share.data is None else Decimal(self.warn_share.data) / 100
         data["cost"] = self.cost.data
+        data["objective_metric"] = self.objective_metric.data or None
+        data["objective_target"] = self.objective_target.data
         data["active"] = self.active.data
         data["participants"] = [
             {"who": who.strip(), "does": does.strip()}

@@ -359,8 +359,8 @@ class PurchaseQuerySchema(PageQuerySchema):
 
 # --- metrics ------------------------------------------------------------------------
 
-class MetricsQuerySchema(Schema):
-    """Empty values mean "any" (or the default period), so `?segment=&team_id=` is fine."""
+class PeriodQuerySchema(Schema):
+    """A period of local days; empty values mean the default period (the last 30 days)."""
 
     class Meta:
         # A misspelt filter would otherwise be ignored and the figures look filtered when they
@@ -371,6 +371,11 @@ class MetricsQuerySchema(Schema):
         "format": "date", "description": "First local day, YYYY-MM-DD; 29 days before `to` when left out"})
     last_day = fields.String(data_key="to", load_default=None, metadata={
         "format": "date", "description": "Last local day (included), YYYY-MM-DD; today when left out"})
+
+
+class MetricsQuerySchema(PeriodQuerySchema):
+    """Empty values mean "any" (or the default period), so `?segment=&team_id=` is fine."""
+
     segment = fields.String(load_default=None)
     tier = fields.String(load_default=None)
     team_id = fields.String(load_default=None, metadata={"description": "The moment type's team"})
@@ -454,3 +459,88 @@ class MetricsSchema(Schema):
     previous = fields.Nested(MetricFiguresSchema)
     change = fields.Nested(MetricChangeSchema, metadata={
         "description": "current − previous, in each figure's unit; null when either is unknown"})
+
+
+# --- the journey map ----------------------------------------------------------------------
+
+class JourneyQuerySchema(PeriodQuerySchema):
+    """Empty values mean "everyone" (or the default period)."""
+
+    segment = fields.String(load_default=None, metadata={"description": "Only this customer segment"})
+    customer_id = fields.String(load_default=None, metadata={"description": "Only this customer's journey"})
+
+
+class JourneyObjectiveSchema(Schema):
+    metric = fields.String(metadata={"description": "emotion, csat, fcr_second or sla"})
+    target = RoundedFloat(metadata={"description": "The value the metric must reach (at least)"})
+    actual = RoundedFloat(allow_none=True)
+    met = fields.Boolean(allow_none=True, metadata={"description": "null when nothing was measured"})
+
+
+def _type_field(attribute: str, **metadata):
+    return fields.Function(lambda row: getattr(row["moment_type"], attribute), metadata=metadata)
+
+
+class TouchpointSchema(Schema):
+    moment_type_id = _type_field("id", type="integer")
+    code = _type_field("code", type="string")
+    name = _type_field("name", type="string")
+    phase = _type_field("phase", type="string")
+    channel = _type_field("channel", type="string")
+    owner_role = _type_field("owner_role", type="string")
+    team = fields.Function(lambda row: row["moment_type"].team.name if row["moment_type"].team else None,
+                           metadata={"type": "string"})
+    external_partner = fields.Function(
+        lambda row: bool(row["moment_type"].team and row["moment_type"].team.kind == "partner"),
+        metadata={"type": "boolean"})
+    volume = fields.Integer(metadata={"description": "Contacts in the period"})
+    cost = fields.Decimal(as_string=True, places=2, metadata={"description": "Sum of the contacts' costs"})
+    emotion = RoundedFloat(allow_none=True, metadata={
+        "description": "Mean of the logged emotions and the survey answers mapped onto −2..+2"})
+    emotions_logged = fields.Integer()
+    survey_answers = fields.Integer()
+    sla = RoundedFloat(allow_none=True, metadata={"description": "Percent of the commitments due kept on time"})
+    sla_met = fields.Integer()
+    sla_breached = fields.Integer()
+    csat = RoundedFloat(allow_none=True)
+    csat_answers = fields.Integer()
+    fcr_second = RoundedFloat(allow_none=True)
+    incidents_resolved = fields.Integer()
+    objective = fields.Nested(JourneyObjectiveSchema, allow_none=True)
+    pain = fields.Boolean(metadata={"description": "Average emotion below zero or objective missed"})
+    pain_reasons = fields.List(fields.String())
+
+
+class JourneyPhaseSchema(Schema):
+    phase = fields.String()
+    volume = fields.Integer()
+    cost = fields.Decimal(as_string=True, places=2)
+    emotion = RoundedFloat(allow_none=True)
+    emotion_points = fields.Integer()
+    sla = RoundedFloat(allow_none=True)
+    sla_met = fields.Integer()
+    sla_breached = fields.Integer()
+    pain = fields.Boolean()
+    pain_points = fields.Integer()
+    touchpoints = fields.List(fields.Nested(TouchpointSchema))
+
+
+class CurvePointSchema(Schema):
+    moment_type_id = _type_field("id", type="integer")
+    code = _type_field("code", type="string")
+    name = _type_field("name", type="string")
+    phase = fields.String()
+    emotion = RoundedFloat(allow_none=True)
+    previous_emotion = RoundedFloat(allow_none=True)
+    pain = fields.Boolean()
+
+
+class JourneySchema(Schema):
+    period = fields.Nested(MetricsPeriodSchema)
+    previous_period = fields.Nested(MetricsPeriodSchema)
+    currency = fields.String()
+    filters = fields.Function(lambda report: report["scope"].as_dict(), metadata={"type": "object"})
+    phases = fields.List(fields.Nested(JourneyPhaseSchema))
+    previous_phases = fields.List(fields.Nested(JourneyPhaseSchema))
+    curve = fields.List(fields.Nested(CurvePointSchema), metadata={
+        "description": "Average emotion per touchpoint in journey order, with the previous period's"})

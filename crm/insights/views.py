@@ -139,3 +139,5 @@ def metrics():
                                                  for name, error in exc.fields.items()}))
     return render_template("insights/metrics.html", form=form, report=report, sections=SECTIONS,
                            figures=Figures()), 200 if report else 400
+import crm.insights.dashboard_views  # noqa: E402,F401
+from crm.insights import journey_views  # noqa: E402,F401  (the journey map and blueprint routes on this bp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -13,13 +14,26 @@ from crm.calendars.models import Calendar
 from crm.customers.lifecycle import TIERS
 from crm.domain import N_, Cleaner, Conflict, Forbidden, NotFound
 from crm.extensions import db
-from crm.moments.models import BLUEPRINT_LANES, CHANNELS, PHASES, MomentType, ServiceLevel
+from crm.moments.models import BLUEPRINT_LANES, CHANNELS, OBJECTIVE_METRICS, PHASES, MomentType, ServiceLevel
 from crm.queries import is_id, taken_by_other
 
 CODE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789_-")
 MAX_COST = Decimal("1000000")
 MAX_HOURS = Decimal("10000")
 MAX_PARTICIPANTS = 20
+# What an objective's target may be, per metric: emotion on its −2..+2 scale, the rest percentages.
+OBJECTIVE_RANGES = {
+    "emotion": (Decimal("-2"), Decimal("2")),
+    "csat": (Decimal("0"), Decimal("100")),
+    "fcr_second": (Decimal("0"), Decimal("100")),
+    "sla": (Decimal("0"), Decimal("100")),
+}
+OBJECTIVE_LABELS = {
+    "emotion": _l("Average emotion"),
+    "csat": _l("CSAT: satisfied customers"),
+    "fcr_second": _l("Resolved by the second contact"),
+    "sla": _l("Commitments kept on time"),
+}
 
 
 def parse_decimal(c: Cleaner, field: str, value, *, maximum: Decimal, required: bool = False):
@@ -85,6 +99,43 @@ def _clean_levels(c: Cleaner, value) -> list[dict]:
     return levels
 
 
+def _target_number(c: Cleaner, value) -> Decimal | None:
+    """A target as typed: may be negative (an emotion); its range depends on the metric."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        c.fail("objective_target", N_("must be a number"))
+        return None
+    try:
+        number = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation:
+        c.fail("objective_target", N_("must be a number"))
+        return None
+    if not number.is_finite() or abs(number) > 1000:
+        c.fail("objective_target", N_("must be a number"))
+        return None
+    return number.quantize(Decimal("0.01"))
+
+
+def _check_objective(fields: dict, moment_type: MomentType | None) -> None:
+    """A target needs its metric and a metric its target, in the metric's range. A partial
+    update is checked against the values it keeps."""
+    if "objective_metric" not in fields and "objective_target" not in fields:
+        return
+    metric = fields.get("objective_metric", moment_type.objective_metric if moment_type else None)
+    target = fields.get("objective_target", moment_type.objective_target if moment_type else None)
+    c = Cleaner()
+    if metric is None and target is not None:
+        c.fail("objective_metric", N_("choose what the target measures"))
+    elif metric is not None and target is None:
+        c.fail("objective_target", N_("is required"))
+    elif metric is not None:
+        low, high = OBJECTIVE_RANGES[metric]
+        if not low <= target <= high:
+            c.fail("objective_target", N_("must be between %(min)s and %(max)s"), min=low, max=high)
+    c.check()
+
+
 def _clean(data: dict, *, creating: bool) -> dict:
     c = Cleaner()
     out: dict = {}
@@ -129,6 +180,11 @@ def _clean(data: dict, *, creating: bool) -> dict:
     for key in ("process", "objective", *BLUEPRINT_LANES):
         if given(key):
             out[key] = c.text(key, data.get(key), max_len=4000, multiline=True) or ""
+    if given("objective_metric"):
+        out["objective_metric"] = c.choice("objective_metric", data.get("objective_metric") or None,
+                                           OBJECTIVE_METRICS, required=False)
+    if given("objective_target"):
+        out["objective_target"] = _target_number(c, data.get("objective_target"))
     if given("participants"):
         out["participants"] = _clean_participants(c, data.get("participants"))
     if given("service_levels"):
@@ -143,6 +199,7 @@ def save_moment_type(actor: User, moment_type: MomentType | None, data: dict, no
     if not actor.has_role("admin"):
         raise Forbidden(N_("only admins manage the moment catalog"))
     fields = _clean(data, creating=moment_type is None)
+    _check_objective(fields, moment_type)
     if "code" in fields and taken_by_other(MomentType, MomentType.code == fields["code"], moment_type):
         raise Conflict(N_("a moment type with that code already exists"), "code")
     levels = fields.pop("service_levels", None)

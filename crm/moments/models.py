@@ -39,6 +39,9 @@ BLUEPRINT_LANES = (
     "support_process",
 )
 EMOTIONS = (-2, -1, 0, 1, 2)
+# The measurable objective of a moment type: average emotion (−2..+2), share of satisfied
+# CSAT answers, share of incidents resolved by the second contact, share of commitments on time.
+OBJECTIVE_METRICS = ("emotion", "csat", "fcr_second", "sla")
 MONEY = Numeric(12, 2)
 
 
@@ -62,6 +65,9 @@ class MomentType(db.Model):
     process: Mapped[str] = mapped_column(Text, default="")
     cost: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     objective: Mapped[str] = mapped_column(Text, default="")
+    # The objective as a target: the metric (OBJECTIVE_METRICS) must reach the value (at least).
+    objective_metric: Mapped[str | None] = mapped_column(String(20))
+    objective_target: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
     physical_evidence: Mapped[str] = mapped_column(Text, default="")
     customer_action: Mapped[str] = mapped_column(Text, default="")
     frontstage_action: Mapped[str] = mapped_column(Text, default="")

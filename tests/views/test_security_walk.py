@@ -63,6 +63,10 @@ ROUTE_ROLES = {
     "followups.survey": None,
     "followups.unsubscribe": None,
     "insights.metrics": "supervisor",
+    "insights.dashboard": "supervisor",
+    "insights.journey": "supervisor",
+    "insights.blueprints": "supervisor",
+    "insights.blueprint": "supervisor",
     "static": None,
 }
 # State-changing pages that take no CSRF token, and why.
@@ -96,6 +100,7 @@ API_ROLES = {
     "api_users.list_users": "admin",
     "api_users.create_user": "admin",
     "api_insights.get_metrics": "supervisor",
+    "api_insights.get_journey": "supervisor",
     "api_purchases.list_purchases": "agent",
     "api_purchases.record_purchase": "agent",
     "api_followups.list_templates": "agent",
