@@ -89,4 +89,5 @@ from crm.calendars import models as _calendar_models  # noqa: E402,F401
 from crm.compensations import models as _compensation_models  # noqa: E402,F401
 from crm.customers import models as _customer_models  # noqa: E402,F401
 from crm.followups import models as _followup_models  # noqa: E402,F401
+from crm.insights import models as _insight_models  # noqa: E402,F401
 from crm.moments import models as _moment_models  # noqa: E402,F401

@@ -127,6 +127,46 @@ def plan_followups(now_text):
     click.echo(f"{plan(_parse_now(now_text))} messages written")
 
 
+@crm_cli.command("recompute-tiers")
+@click.option("--now", "now_text", help="Recompute as of this ISO instant (default: now).")
+def recompute_tiers(now_text):
+    """Set every customer's service tier from their profitability (the admin's tier rule)."""
+    from crm.insights.profitability import recompute_tiers as run
+
+    result = run(_parse_now(now_text), checkpoint=db.session.commit)
+    db.session.commit()
+    click.echo(str(result))
+
+
+@crm_cli.group("report")
+def report_cli():
+    """PDF reports."""
+
+
+@report_cli.command("weekly")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, writable=True),
+              help="Where to write the PDF.")
+@click.option("--week", help="Any day of the week, YYYY-MM-DD (default: the last complete week).")
+@click.option("--language", type=click.Choice(["es", "en"]), help="Default: the company's language.")
+@click.option("--now", "now_text", help="Report as of this ISO instant (default: now).")
+def report_weekly(out_path, week, language, now_text):
+    """Write a week's report (Monday to Sunday in the company's time zone) as a PDF."""
+    from flask import current_app
+
+    from crm.insights import report
+
+    now = _parse_now(now_text)
+    zone = current_app.config["BABEL_DEFAULT_TIMEZONE"]
+    try:
+        week_start = report.week_of(week, zone, now)
+        pdf = report.weekly_report_pdf(week_start, zone=zone, now=now, language=language)
+    except DomainError as exc:
+        _fail(exc)
+    with open(out_path, "wb") as out:
+        out.write(pdf)
+    click.echo(f"weekly report {week_start.isoformat()}: {len(pdf)} bytes written to {out_path}")
+
+
 @crm_cli.command("scheduler")
 def scheduler():
     """Run the scheduler process (sweep, outbox, follow-ups). Start exactly one beside the web server."""
@@ -140,7 +180,7 @@ def scheduler():
     # Our jobs log what they did; APScheduler's two lines per run (every 15 s) would bury it.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     click.echo("scheduler running: sweep every minute, outbox every 15 s, follow-up planning every"
-               " 5 minutes (Ctrl-C stops it)")
+               " 5 minutes, service tiers at 02:30 (Ctrl-C stops it)")
     try:
         build_scheduler(current_app._get_current_object()).start()
     except (KeyboardInterrupt, SystemExit):

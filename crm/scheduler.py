@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from flask import Flask
 
 from crm.extensions import db
@@ -84,6 +85,39 @@ def maintenance_job(app: Flask) -> None:
             db.session.remove()
 
 
+def recompute_tiers_job(app: Flask) -> None:
+    """Nightly: service tiers follow profitability. Commits after each chunk of changes."""
+    from crm.insights.profitability import recompute_tiers
+
+    with app.app_context():
+        try:
+            result = recompute_tiers(utc_now(), checkpoint=db.session.commit)
+            db.session.commit()
+            log.info("tiers: %s", result)
+        except Exception:
+            db.session.rollback()
+            log.exception("tier recomputation failed; the next night retries")
+        finally:
+            db.session.remove()
+
+
+def weekly_report_job(app: Flask) -> None:
+    """Monday morning: last week's PDF report to every active supervisor, through the outbox."""
+    from crm.insights.report import send_weekly_report
+
+    with app.app_context():
+        try:
+            written = send_weekly_report(utc_now())
+            db.session.commit()
+            if written:
+                log.info("weekly report: %s messages written", len(written))
+        except Exception:
+            db.session.rollback()
+            log.exception("weekly report failed; the next run retries")
+        finally:
+            db.session.remove()
+
+
 # After a pause, run once, not once per missed interval; never two of one job at once;
 # a run late by up to five minutes still happens.
 JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300, "replace_existing": True}
@@ -97,4 +131,10 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler.add_job(plan_followups_job, "interval", minutes=5, args=[app], id="plan_followups",
                       next_run_time=utc_now(), **JOB_OPTIONS)
     scheduler.add_job(maintenance_job, "interval", hours=1, args=[app], id="maintenance", **JOB_OPTIONS)
+    scheduler.add_job(weekly_report_job, CronTrigger(day_of_week="mon", hour=8,
+                                                     timezone=app.config["BABEL_DEFAULT_TIMEZONE"]),
+                      args=[app], id="weekly_report", **JOB_OPTIONS)
+    # 02:30 company time, when nobody is logging contacts.
+    scheduler.add_job(recompute_tiers_job, "cron", hour=2, minute=30, args=[app], id="recompute_tiers",
+                      timezone=app.config["BABEL_DEFAULT_TIMEZONE"], **JOB_OPTIONS)
     return scheduler

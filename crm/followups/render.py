@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email import charset as email_charset
+from email import encoders
 from email.header import Header
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
@@ -152,9 +155,18 @@ def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
 def build_message(*, key: str, to_address: str, to_name: str, language: str, subject: str, body: str,
-                  marketing: bool, unsubscribe: str | None, survey: str | None) -> Rendered:
-    """The RFC 5322 message (without Date, added when it leaves) in both parts."""
+                  marketing: bool, unsubscribe: str | None, survey: str | None,
+                  attachments: Sequence[Attachment] = ()) -> Rendered:
+    """The RFC 5322 message (without Date, added when it leaves) in both parts, and any
+    attachments after them (multipart/mixed around the multipart/alternative)."""
     with in_language(language):
         html = render_template("mail/message.html", subject=subject, body=text_to_html(body),
                                survey_url=survey, unsubscribe_url=unsubscribe,
@@ -162,7 +174,7 @@ def build_message(*, key: str, to_address: str, to_name: str, language: str, sub
         text = render_template("mail/message.txt", body=body, unsubscribe_url=unsubscribe,
                                company_name=current_app.config["CRM_COMPANY_NAME"])
     config = current_app.config
-    mime = MIMEMultipart("alternative")
+    mime = MIMEMultipart("mixed" if attachments else "alternative")
     mime["Message-ID"] = message_id(key)
     mime["From"] = config["CRM_MAIL_FROM"]
     mime["To"] = formataddr((str(Header(to_name, "utf-8")) if not to_name.isascii() else to_name, to_address))
@@ -175,6 +187,19 @@ def build_message(*, key: str, to_address: str, to_name: str, language: str, sub
         # RFC 8058: mail clients offer a one-click "unsubscribe" that POSTs to this URL.
         mime["List-Unsubscribe"] = f"<{unsubscribe}>"
         mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    mime.attach(MIMEText(text, "plain", UTF8_QP))
-    mime.attach(MIMEText(html, "html", UTF8_QP))
+    parts = mime
+    if attachments:
+        parts = MIMEMultipart("alternative")
+        del parts["MIME-Version"]
+        mime.attach(parts)
+    parts.attach(MIMEText(text, "plain", UTF8_QP))
+    parts.attach(MIMEText(html, "html", UTF8_QP))
+    for attachment in attachments:
+        maintype, _, subtype = attachment.content_type.partition("/")
+        part = MIMEBase(maintype, subtype)
+        part.set_payload(attachment.data)
+        encoders.encode_base64(part)
+        part.add_header("Content-Disposition", "attachment", filename=attachment.filename)
+        del part["MIME-Version"]
+        mime.attach(part)
     return Rendered(subject=subject, text=text, html=html, message=mime.as_bytes(policy=SMTP_LINES))

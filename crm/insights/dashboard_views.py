@@ -5,21 +5,14 @@ from flask import current_app, render_template
 from flask_babel import lazy_gettext as _l
 
 from crm.insights import dashboard as queries
+from crm.insights.figures import FIGURE_LABELS as ALL_LABELS
 from crm.insights.views import Figures, bp
 from crm.types import utc_now
 from crm.web import role_required
 
-FIGURE_LABELS = {
-    "nps": _l("NPS"),
-    "csat": _l("CSAT: satisfied customers"),
-    "fcr_first": _l("Resolved on the first contact (FCR)"),
-    "fcr_second": _l("Resolved by the second contact"),
-    "sla_first_response": _l("First responses on time"),
-    "sla_resolution": _l("Resolutions on time"),
-    "cost_to_serve": _l("Cost to serve"),
-    "revenue": _l("Revenue"),
-    "churn_rate": _l("Churn rate"),
-}
+TREND_FIGURES = ("nps", "csat", "fcr_first", "fcr_second", "sla_first_response", "sla_resolution",
+                 "cost_to_serve", "revenue", "churn_rate")
+FIGURE_LABELS = {figure: ALL_LABELS[figure] for figure in TREND_FIGURES}
 SURVEY_LABELS = {"nps": _l("NPS"), "csat": _l("CSAT"), "ces": _l("CES")}
 DIRECTIONS = {"up": ("▲", _l("Up")), "down": ("▼", _l("Down")), "flat": ("▬", _l("No change"))}
 

@@ -9,7 +9,6 @@ from babel import numbers as babel_numbers
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 
 from crm.auth.services import active_staff, list_teams
@@ -17,6 +16,7 @@ from crm.customers.services import segments
 from crm.domain import ValidationFailed
 from crm.i18n import money
 from crm.insights import services
+from crm.insights.figures import SECTIONS
 from crm.insights.forms import MetricsFilterForm
 from crm.moments.catalog import list_moment_types
 from crm.types import utc_now
@@ -31,44 +31,6 @@ def _configure(state) -> None:
     target = state.app.config.setdefault("CRM_FCR_TARGET", services.DEFAULT_FCR_TARGET)
     if not 0 <= float(target) <= 1:
         raise ValueError(f"CRM_FCR_TARGET is a share between 0 and 1 (0.90 for 90 %), not {target!r}")
-
-
-# (heading, [(label, figure, how it is shown)]): how a figure is shown decides its format.
-SECTIONS = (
-    (_l("Surveys"), (
-        (_l("NPS"), "nps", "points"),
-        (_l("NPS answers"), "nps_answers", "count"),
-        (_l("CSAT: satisfied customers"), "csat", "percent"),
-        (_l("CSAT answers"), "csat_answers", "count"),
-        (_l("CES: average effort (1 to 7)"), "ces", "decimal"),
-        (_l("CES answers"), "ces_answers", "count"),
-    )),
-    (_l("Resolution"), (
-        (_l("Incidents resolved"), "incidents_resolved", "count"),
-        (_l("Resolved on the first contact (FCR)"), "fcr_first", "percent"),
-        (_l("Resolved by the second contact"), "fcr_second", "percent"),
-    )),
-    (_l("Service levels"), (
-        (_l("First responses on time"), "sla_first_response", "percent"),
-        (_l("Resolutions on time"), "sla_resolution", "percent"),
-        (_l("Commitments broken"), "breaches", "count"),
-    )),
-    (_l("Cost and revenue"), (
-        (_l("Contacts"), "contacts", "count"),
-        (_l("Cost of the contacts"), "contact_cost", "money"),
-        (_l("Compensations issued"), "compensations_issued", "count"),
-        (_l("Value of the compensations issued"), "compensations_value", "money"),
-        (_l("Cost of the compensations issued"), "compensations_cost", "money"),
-        (_l("Cost to serve"), "cost_to_serve", "money"),
-        (_l("Revenue"), "revenue", "money"),
-    )),
-    (_l("Customers"), (
-        (_l("Customers at the start"), "customers_at_start", "count"),
-        (_l("Customers lost"), "customers_lost", "count"),
-        (_l("Churn rate"), "churn_rate", "percent"),
-        (_l("Retention of the last twelve months' signups"), "retention", "percent"),
-    )),
-)
 
 
 class Figures:
@@ -140,4 +102,6 @@ def metrics():
     return render_template("insights/metrics.html", form=form, report=report, sections=SECTIONS,
                            figures=Figures()), 200 if report else 400
 import crm.insights.dashboard_views  # noqa: E402,F401
+import crm.insights.profitability_views  # noqa: E402,F401
+import crm.insights.report_views  # noqa: E402,F401
 from crm.insights import journey_views  # noqa: E402,F401  (the journey map and blueprint routes on this bp)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm.insights.views import SECTIONS
+from crm.insights.figures import SECTIONS
 from tests.services.test_insights import build_dataset
 
 OCTOBER = "/insights/metrics?since=2026-10-01&until=2026-10-31"
