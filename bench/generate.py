@@ -139,6 +139,8 @@ def build_database(path: Path, *, customers: int, moments: int, seed: int = DEFA
     from crm.moments.models import MomentType
     from crm.types import utc_now
 
+    # Taken before building: sources edited while it runs must make this cache stale, not fresh.
+    sources = sources_fingerprint(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     remove_database(tmp)
@@ -168,7 +170,7 @@ def build_database(path: Path, *, customers: int, moments: int, seed: int = DEFA
     info = {
         "customers": customers, "moments": moments, "seed": seed, "generated_at": now.isoformat(),
         "seconds": round(seconds, 1), "bytes": path.stat().st_size, "loaded": summary,
-        "sources": sources_fingerprint(seed),
+        "sources": sources,
     }
     _sidecar(path).write_text(json.dumps(info, indent=2))
     log(f"generated {path.name} in {seconds:.1f} s ({info['bytes'] / 2**20:,.0f} MiB): "
