@@ -63,7 +63,11 @@ class StageChange(db.Model):
 
     user: Mapped[User | None] = relationship()
 
-    __table_args__ = (Index("ix_stage_changes_customer_at", "customer_id", "at"),)
+    __table_args__ = (
+        Index("ix_stage_changes_customer_at", "customer_id", "at"),
+        # "Who moved to churned (or at risk) in this period": the dashboard and churn.
+        Index("ix_stage_changes_to_at", "to_stage", "at"),
+    )
 
 
 class CustomerSearchTerm(db.Model):

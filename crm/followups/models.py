@@ -163,4 +163,5 @@ class SurveyResponse(db.Model):
         CheckConstraint("(kind = 'nps' AND score BETWEEN 0 AND 10) OR (kind = 'csat' AND score BETWEEN 1 AND 5) "
                         "OR (kind = 'ces' AND score BETWEEN 1 AND 7)", name="score_range"),
         Index("ix_survey_responses_customer_at", "customer_id", "answered_at"),
+        Index("ix_survey_responses_answered", "answered_at"),
     )

@@ -140,6 +140,8 @@ class Moment(db.Model):
     __table_args__ = (
         Index("ix_moments_customer_occurred", "customer_id", "occurred_at"),
         Index("ix_moments_staff_occurred", "staff_id", "occurred_at"),
+        # Period figures (contacts, cost to serve, profit) read a range of days and only these columns.
+        Index("ix_moments_occurred", "occurred_at", "customer_id", "cost"),
         CheckConstraint("emotion IS NULL OR (emotion >= -2 AND emotion <= 2)", name="emotion_range"),
     )
 
@@ -177,6 +179,8 @@ class Commitment(db.Model):
         Index("ix_commitments_status_warn", "status", "warn_at"),
         Index("ix_commitments_owner_status_due", "owner_id", "status", "due_at"),
         Index("ix_commitments_customer", "customer_id"),
+        # Service-level compliance counts the commitments that fell due in a period.
+        Index("ix_commitments_due", "due_at", "kind", "status", "met_at"),
     )
 
     def is_overdue(self, now: datetime) -> bool:
