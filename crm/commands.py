@@ -180,7 +180,7 @@ def scheduler():
     # Our jobs log what they did; APScheduler's two lines per run (every 15 s) would bury it.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     click.echo("scheduler running: sweep every minute, outbox every 15 s, follow-up planning every"
-               " 5 minutes, service tiers at 02:30 (Ctrl-C stops it)")
+               " 5 minutes, service tiers at 02:30, the weekly report on Mondays at 08:00 (Ctrl-C stops it)")
     try:
         build_scheduler(current_app._get_current_object()).start()
     except (KeyboardInterrupt, SystemExit):
