@@ -17,6 +17,7 @@ from crm.extensions import db
 from crm.followups.services import save_rule, save_template
 from crm.moments.catalog import save_moment_type
 from crm.moments.models import Commitment, Moment, MomentType
+from crm.moments.services import backfill_resolutions
 
 DEMO_PASSWORD = "demo"  # demo data only: never created outside this seed
 
@@ -120,6 +121,7 @@ def load_customers_and_moments(*, now, seed, customers, moments, staff_ids, type
         if progress:
             progress("moments", made)
     _reset_sequences()
+    backfill_resolutions()
     # The latest contact, where it is newer than the latest purchase (or there is none).
     db.session.execute(text(
         "UPDATE customers SET last_activity_at = (SELECT MAX(moments.occurred_at) FROM moments "

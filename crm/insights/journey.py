@@ -34,7 +34,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import joinedload
 
 from crm.customers.models import Customer
 from crm.domain import N_, Cleaner
@@ -141,23 +141,14 @@ def _service_levels(start, end, scope, type_id) -> dict:
 
 def _resolutions(start, end, scope, type_id) -> dict:
     """Incidents first resolved in the period, by the type of their first contact: how many,
-    and how many on the first contact or by the second (contacts in the order they happened)."""
-    resolved_here = select(Moment.incident_id).where(Moment.outcome == "resolved",
-                                                     _within(Moment.occurred_at, start, end))
-    ranked = (select(Moment.incident_id, Moment.outcome, Moment.occurred_at,
-                     func.row_number().over(partition_by=Moment.incident_id,
-                                            order_by=(Moment.occurred_at, Moment.id)).label("n"))
-              .where(Moment.incident_id.in_(resolved_here), Moment.occurred_at < end).subquery())
-    resolution = (select(ranked.c.incident_id, func.min(ranked.c.n).label("n"),
-                         func.min(ranked.c.occurred_at).label("at"))
-                  .where(ranked.c.outcome == "resolved").group_by(ranked.c.incident_id).subquery())
-    first = aliased(Moment)
+    and how many on the first contact or by the second (as kept on each incident's first
+    contact: `Moment.resolved_at`, `resolved_contact`)."""
     rows = db.session.execute(
-        select(first.moment_type_id, func.count(), _count_if(resolution.c.n == 1), _count_if(resolution.c.n <= 2))
-        .select_from(resolution).join(first, first.id == resolution.c.incident_id)
-        .where(resolution.c.at >= start, *_customers(first.customer_id, scope),
-               *_of_type(first.moment_type_id, type_id))
-        .group_by(first.moment_type_id))
+        select(Moment.moment_type_id, func.count(), _count_if(Moment.resolved_contact == 1),
+               _count_if(Moment.resolved_contact <= 2))
+        .where(_within(Moment.resolved_at, start, end), *_customers(Moment.customer_id, scope),
+               *_of_type(Moment.moment_type_id, type_id))
+        .group_by(Moment.moment_type_id))
     return {t: {"incidents_resolved": n, "resolved_first_contact": one, "resolved_by_second_contact": two}
             for t, n, one, two in rows}
 

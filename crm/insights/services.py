@@ -21,7 +21,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import aliased
 
 from crm.auth.models import Team, User
 from crm.compensations.models import Compensation
@@ -283,23 +282,13 @@ def _surveys(start, end, f: Filters) -> dict:
 
 def _first_contact_resolution(start, end, f: Filters, target: float) -> dict:
     """Incidents whose first resolving contact falls in the period, by the number of that
-    contact in the incident (contacts ordered by when they happened). An incident belongs
-    to the team, agent, channel and type of its first contact."""
-    first = aliased(Moment)
-    resolved_here = select(Moment.incident_id).where(Moment.outcome == "resolved",
-                                                     _within(Moment.occurred_at, start, end))
-    incidents = select(first.id).where(first.id.in_(resolved_here), *_contact_conditions(first, f),
-                                       *_customer_conditions(first.customer_id, f))
-    ranked = (select(Moment.incident_id, Moment.outcome, Moment.occurred_at,
-                     func.row_number().over(partition_by=Moment.incident_id,
-                                            order_by=(Moment.occurred_at, Moment.id)).label("n"))
-              .where(Moment.incident_id.in_(incidents), Moment.occurred_at < end).subquery())
-    resolution = (select(ranked.c.incident_id, func.min(ranked.c.n).label("n"),
-                         func.min(ranked.c.occurred_at).label("at"))
-                  .where(ranked.c.outcome == "resolved").group_by(ranked.c.incident_id).subquery())
+    contact in the incident (contacts ordered by when they happened), as kept on each
+    incident's first contact (`Moment.resolved_at`, `resolved_contact`). An incident
+    belongs to the team, agent, channel and type of its first contact."""
     resolved, first_contact, by_second = db.session.execute(
-        select(func.count(), _sum(resolution.c.n == 1), _sum(resolution.c.n <= 2))
-        .where(resolution.c.at >= start)).one()
+        select(func.count(), _sum(Moment.resolved_contact == 1), _sum(Moment.resolved_contact <= 2))
+        .where(_within(Moment.resolved_at, start, end), *_contact_conditions(Moment, f),
+               *_customer_conditions(Moment.customer_id, f))).one()
     result = metrics.fcr_from_counts(resolved, first_contact, by_second)
     target_percent = 100.0 * target
     return {"incidents_resolved": resolved, "resolved_first_contact": first_contact,

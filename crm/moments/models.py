@@ -130,6 +130,11 @@ class Moment(db.Model):
         ForeignKey("moments.id", ondelete="SET NULL")
     )
     incident_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # Kept on an incident's first contact: when the incident was first resolved, and by
+    # which of its contacts (1 = on the first contact). Reports count first-contact
+    # resolution over a range of these instead of ranking every incident's contacts.
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_contact: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
     customer: Mapped[Customer] = relationship()
@@ -140,6 +145,7 @@ class Moment(db.Model):
     __table_args__ = (
         Index("ix_moments_customer_occurred", "customer_id", "occurred_at"),
         Index("ix_moments_staff_occurred", "staff_id", "occurred_at"),
+        Index("ix_moments_resolved", "resolved_at", "resolved_contact"),
         # Period figures (contacts, cost to serve, profit) read a range of days and only these columns.
         Index("ix_moments_occurred", "occurred_at", "customer_id", "cost"),
         CheckConstraint("emotion IS NULL OR (emotion >= -2 AND emotion <= 2)", name="emotion_range"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import joinedload
 
 from crm import audit
@@ -116,9 +116,12 @@ def log_moment(actor: User, data: dict, now: datetime) -> Moment:
     if follows is not None:
         moment.incident_id = follows.incident_id or follows.id
         _answer_incident(actor, moment, now)
+        _settle_resolution(moment.incident_id)
     else:
         moment.incident_id = moment.id
         _create_commitments(moment, customer, moment_type)
+        if outcome == "resolved":
+            moment.resolved_at, moment.resolved_contact = moment.occurred_at, 1
     if customer.last_activity_at is None or customer.last_activity_at < moment.occurred_at:
         customer.last_activity_at = moment.occurred_at
     db.session.flush()
@@ -167,6 +170,41 @@ def _answer_incident(actor: User, moment: Moment, now: datetime) -> None:
         commitment.status = "met"
         commitment.met_at = moment.occurred_at
         commitment.met_by_id = actor.id
+
+
+def _settle_resolution(incident_id: int) -> None:
+    """Record on the incident's first contact when it was first resolved and by which of
+    its contacts (in the order they happened), after a contact joined it. An incident has
+    a handful of contacts, so this reads them all."""
+    db.session.flush()
+    contacts = db.session.execute(select(Moment.occurred_at, Moment.outcome).where(
+        Moment.incident_id == incident_id).order_by(Moment.occurred_at, Moment.id)).all()
+    resolved_at = resolved_contact = None
+    for number, (occurred_at, outcome) in enumerate(contacts, 1):
+        if outcome == "resolved":
+            resolved_at, resolved_contact = occurred_at, number
+            break
+    db.session.execute(update(Moment).where(Moment.id == incident_id).values(
+        resolved_at=resolved_at, resolved_contact=resolved_contact), execution_options={"synchronize_session": False})
+
+
+# The statements of migration 096fed2f323d's backfill, for data loaded in bulk (the demo).
+RESOLUTION_BACKFILL = (
+    "UPDATE moments SET resolved_at = (SELECT MIN(r.occurred_at) FROM moments r "
+    "WHERE r.incident_id = moments.id AND r.outcome = 'resolved') WHERE id = incident_id",
+    "UPDATE moments SET resolved_contact = (SELECT COUNT(*) FROM moments c WHERE c.incident_id = moments.id "
+    "AND (c.occurred_at < moments.resolved_at OR (c.occurred_at = moments.resolved_at AND c.id <= "
+    "(SELECT MIN(r.id) FROM moments r WHERE r.incident_id = moments.id AND r.outcome = 'resolved' "
+    "AND r.occurred_at = moments.resolved_at)))) WHERE id = incident_id AND resolved_at IS NOT NULL",
+)
+
+
+def backfill_resolutions() -> None:
+    """Set every incident's resolution from its contacts (after a bulk load)."""
+    from sqlalchemy import text
+
+    for statement in RESOLUTION_BACKFILL:
+        db.session.execute(text(statement))
 
 
 def get_moment(moment_id: int) -> Moment:

@@ -166,3 +166,48 @@ def test_a_moment_type_code_with_a_nul_byte_is_simply_unknown(ctx):
 
     with pytest.raises(NotFound):
         get_moment_type("complaint\x00")
+
+
+def test_an_incidents_resolution_is_kept_on_its_first_contact_and_the_backfill_agrees(app, ctx, agent, customer,
+                                                                                     moment_type, now):
+    """log_moment keeps when an incident was first resolved and by which contact; the bulk
+    backfill (migration and demo loads) derives the same from the contacts alone."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from crm.auth.models import User
+    from crm.extensions import db
+    from crm.moments.models import Moment
+    from crm.moments.services import backfill_resolutions, log_moment
+
+    actor = db.session.get(User, agent.id)
+
+    def log(when, outcome="pending", follows=None):
+        return log_moment(actor, {"customer_id": customer, "moment_type": "complaint", "outcome": outcome,
+                                  "occurred_at": now - timedelta(hours=when), "follows_moment_id": follows}, now)
+
+    on_the_spot = log(50, "resolved")
+    second = log(40)
+    log(39, follows=second.id)
+    third_resolves = log(30)
+    log(29, follows=third_resolves.id)
+    log(28, "resolved", follows=third_resolves.id)
+    # A contact logged late but dated before the resolving one moves it to third place.
+    late = log(20)
+    log(10, "resolved", follows=late.id)
+    log(15, follows=late.id)
+    never = log(5)
+    db.session.flush()
+    kept = {m.id: (m.resolved_at, m.resolved_contact) for m in db.session.scalars(
+        select(Moment).where(Moment.id == Moment.incident_id).execution_options(populate_existing=True))}
+    assert kept[on_the_spot.id] == (now - timedelta(hours=50), 1)
+    assert kept[second.id] == (None, None)
+    assert kept[third_resolves.id] == (now - timedelta(hours=28), 3)
+    assert kept[late.id] == (now - timedelta(hours=10), 3)
+    assert kept[never.id] == (None, None)
+    db.session.execute(update(Moment).values(resolved_at=None, resolved_contact=None))
+    backfill_resolutions()
+    again = {m.id: (m.resolved_at, m.resolved_contact) for m in db.session.scalars(
+        select(Moment).where(Moment.id == Moment.incident_id).execution_options(populate_existing=True))}
+    assert again == kept
