@@ -61,6 +61,8 @@ ROUTE_ROLES = {
     "followups.schedule": "agent",
     "followups.cancel": "agent",
     "followups.survey": None,
+    "charter.page": None,
+    "charter.pdf": None,
     "followups.unsubscribe": None,
     "insights.metrics": "supervisor",
     "insights.dashboard": "supervisor",
