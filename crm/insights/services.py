@@ -20,7 +20,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, union
+from sqlalchemy.orm import aliased
 
 from crm.auth.models import Team, User
 from crm.compensations.models import Compensation
@@ -353,30 +354,38 @@ def _revenue(start, end, f: Filters, zone: str, currency: str) -> dict:
     return {"revenue": _money(amount), "purchases_other_currency": others}
 
 
-def _stage_at(instant: datetime):
-    """Each customer's stage just before `instant`: its latest stage change before it."""
-    ranked = (select(StageChange.customer_id, StageChange.to_stage,
-                     func.row_number().over(partition_by=StageChange.customer_id,
-                                            order_by=(StageChange.at.desc(), StageChange.id.desc())).label("n"))
-              .where(StageChange.at < instant).subquery())
-    return select(ranked.c.customer_id, ranked.c.to_stage).where(ranked.c.n == 1).subquery()
+def _churned_at(instant: datetime):
+    """The customers whose stage just before `instant` was churned: their latest stage change
+    before it went to churned (or, with no change before it, their stage now is churned).
+
+    Only changes *to* churned are read, each checked for a later change through the
+    (customer, at) index, instead of ranking every customer's whole history.
+    """
+    later = aliased(StageChange)
+    latest_is_churn = select(StageChange.customer_id.label("customer_id")).where(
+        StageChange.to_stage == CHURNED, StageChange.at < instant,
+        ~exists().where(later.customer_id == StageChange.customer_id, later.at < instant,
+                        or_(later.at > StageChange.at, and_(later.at == StageChange.at, later.id > StageChange.id))))
+    no_history = select(Customer.id.label("customer_id")).where(
+        Customer.stage == CHURNED,
+        ~exists().where(StageChange.customer_id == Customer.id, StageChange.at < instant))
+    return union(latest_is_churn, no_history).subquery()
 
 
 def _churn(start, end, f: Filters) -> dict:
     """Customers lost in the period ÷ customers at its start. The customers at the start are
     those created before it whose stage then was not churned; a customer is lost when one
     of them moved to churned during the period (once, however many times it happened)."""
-    at_start = _stage_at(start)
+    churned_then = _churned_at(start)
     lost = (select(StageChange.customer_id).where(StageChange.to_stage == CHURNED,
                                                   _within(StageChange.at, start, end))
             .group_by(StageChange.customer_id).subquery())
-    stage = func.coalesce(at_start.c.to_stage, Customer.stage)
     rows = db.session.execute(
         select(Customer.segment, func.count(), _sum(lost.c.customer_id.is_not(None)))
         .select_from(Customer)
-        .outerjoin(at_start, at_start.c.customer_id == Customer.id)
+        .outerjoin(churned_then, churned_then.c.customer_id == Customer.id)
         .outerjoin(lost, lost.c.customer_id == Customer.id)
-        .where(Customer.created_at < start, stage != CHURNED, *_on_customer(f))
+        .where(Customer.created_at < start, churned_then.c.customer_id.is_(None), *_on_customer(f))
         .group_by(Customer.segment)).all()
     by_segment = [{"segment": segment, "at_start": count, "lost": lost_count,
                    "rate": metrics.churn_rate(lost_count, count)}
@@ -399,12 +408,12 @@ def _retention(end, f: Filters, zone: str) -> dict:
     many of each were still customers (not churned) at that end."""
     months = _month_starts(end, zone)
     bounds = [local_midnight(month, zone) for month in months]
-    stage_end = _stage_at(end)
+    churned_end = _churned_at(end)
     cohort = case(*[(Customer.created_at < bound, i) for i, bound in enumerate(bounds[1:])],
                   else_=len(bounds) - 1)
-    still = case((func.coalesce(stage_end.c.to_stage, Customer.stage) != CHURNED, 1), else_=0)
+    still = case((churned_end.c.customer_id.is_(None), 1), else_=0)
     members = (select(cohort.label("cohort"), still.label("still"))
-               .select_from(Customer).outerjoin(stage_end, stage_end.c.customer_id == Customer.id)
+               .select_from(Customer).outerjoin(churned_end, churned_end.c.customer_id == Customer.id)
                .where(_within(Customer.created_at, bounds[0], end), *_on_customer(f)).subquery())
     counts = {i: (n, kept) for i, n, kept in db.session.execute(
         select(members.c.cohort, func.count(), func.sum(members.c.still)).group_by(members.c.cohort))}
