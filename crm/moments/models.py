@@ -146,8 +146,9 @@ class Moment(db.Model):
         Index("ix_moments_customer_occurred", "customer_id", "occurred_at"),
         Index("ix_moments_staff_occurred", "staff_id", "occurred_at"),
         Index("ix_moments_resolved", "resolved_at", "resolved_contact"),
-        # Period figures (contacts, cost to serve, profit) read a range of days and only these columns.
-        Index("ix_moments_occurred", "occurred_at", "customer_id", "cost"),
+        # Period figures (contacts, cost to serve, emotion per touchpoint, profit) read a range of days
+        # and only these columns.
+        Index("ix_moments_occurred", "occurred_at", "moment_type_id", "customer_id", "cost", "emotion"),
         CheckConstraint("emotion IS NULL OR (emotion >= -2 AND emotion <= 2)", name="emotion_range"),
     )
 
