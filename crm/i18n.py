@@ -26,6 +26,11 @@ def select_locale() -> str:
         "BABEL_DEFAULT_LOCALE"]
 
 
+def supported_language(code: str | None) -> str:
+    """`code` when the app speaks it, else the configured default (emails, reports, alerts)."""
+    return code if code in SUPPORTED_LOCALES else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
 def select_timezone() -> str:
     return current_app.config["BABEL_DEFAULT_TIMEZONE"]
 

@@ -3,22 +3,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
 from flask_babel import gettext as _
 
 from crm.auth.models import User
 from crm.customers.models import Customer
-from crm.followups.models import LANGUAGES, SurveyResponse
+from crm.followups.models import SurveyResponse
 from crm.followups.render import build_message, public_url
-from crm.i18n import in_language
+from crm.i18n import in_language, supported_language
 
 
 def detractor_alert_rows(customer: Customer, response: SurveyResponse, supervisors: list[User],
                          now: datetime) -> list[dict]:
     rows = []
     for supervisor in supervisors:
-        language = supervisor.locale if supervisor.locale in LANGUAGES else current_app.config[
-            "BABEL_DEFAULT_LOCALE"]
+        language = supported_language(supervisor.locale)
         key = f"alert:detractor:{response.id}:{supervisor.id}"
         with in_language(language):
             subject = _("Unhappy customer: %(name)s answered %(score)d", name=customer.name, score=response.score)

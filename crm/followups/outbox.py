@@ -18,9 +18,9 @@ from flask import current_app
 from crm.customers.models import Customer
 from crm.domain import N_
 from crm.extensions import db
-from crm.followups.models import LANGUAGES, MessageTemplate, OutboxMessage
+from crm.followups.models import MessageTemplate, OutboxMessage
 from crm.followups.render import TemplateProblem, build_message, render_text, survey_url, unsubscribe_url
-from crm.i18n import in_language
+from crm.i18n import in_language, supported_language
 
 SUBJECT_LIMIT = 300
 
@@ -64,8 +64,7 @@ def deliverable_syntax(address: str) -> bool:
 
 
 def language_of(customer: Customer | None) -> str:
-    language = getattr(customer, "language", None)
-    return language if language in LANGUAGES else current_app.config["BABEL_DEFAULT_LOCALE"]
+    return supported_language(getattr(customer, "language", None))
 
 
 def _display(value, language: str) -> str:

@@ -395,14 +395,12 @@ def _plan_draft(rule: FollowUpRule, customer: Customer, now: datetime, due: date
 
 def schedule_followup(actor: User, data: dict, now: datetime) -> OutboxMessage:
     """A person schedules one message for one customer (due now when no instant is given)."""
-    from crm.customers.models import Customer as CustomerModel
-
     c = Cleaner()
     customer = template = None
     if data.get("customer_id") in (None, ""):
         c.fail("customer_id", N_("is required"))
     else:
-        customer = db.session.get(CustomerModel, data["customer_id"]) if is_id(data["customer_id"]) else None
+        customer = db.session.get(Customer, data["customer_id"]) if is_id(data["customer_id"]) else None
         if customer is None:
             c.fail("customer_id", N_("no such customer"))
     try:
@@ -581,8 +579,9 @@ def _detractor(response: SurveyResponse, now: datetime) -> None:
 
     customer = db.session.get(Customer, response.customer_id)
     if customer.stage not in ("at_risk", "churned", "prospect"):
-        change_stage(None, customer, "at_risk", "Survey answer %d (%s)" % (response.score, response.kind.upper()),
-                     now, rule="survey_detractor")
+        # The rule names the cause; the reason is just the answer, readable in any language.
+        change_stage(None, customer, "at_risk", f"{response.kind.upper()} {response.score}", now,
+                     rule="survey_detractor")
     alert_supervisors(customer, response, now)
 
 

@@ -42,7 +42,7 @@ from crm.extensions import db
 from crm.followups.models import SurveyResponse
 from crm.followups.rules import emotion_for
 from crm.insights import metrics
-from crm.insights.services import Period, make_period, today
+from crm.insights.services import Period, make_period, setting, today
 from crm.moments.models import PHASES, Commitment, Moment, MomentType
 from crm.queries import is_id
 
@@ -264,12 +264,6 @@ def _curve(phases: list[dict], previous_phases: list[dict]) -> list[dict]:
     return curve
 
 
-def _setting(key: str, default):
-    from flask import current_app, has_app_context
-
-    return current_app.config.get(key, default) if has_app_context() else default
-
-
 def journey_report(first_day, last_day, scope_data: Mapping | None, *, zone: str, now: datetime) -> dict:
     """What the journey page and the API show: the period of local days (the last 30 days
     by default), its phases and touchpoints, the previous period's, and the emotion curve."""
@@ -280,7 +274,7 @@ def journey_report(first_day, last_day, scope_data: Mapping | None, *, zone: str
     phases = journey_map(period.start, period.end, scope, types)
     previous_phases = journey_map(previous.start, previous.end, scope, types)
     return {"period": period, "previous_period": previous, "scope": scope,
-            "currency": _setting("CRM_CURRENCY", "EUR"),
+            "currency": setting("CRM_CURRENCY", "EUR"),
             "phases": phases, "previous_phases": previous_phases, "curve": _curve(phases, previous_phases),
             "pain_points": [t for p in phases for t in p["touchpoints"] if t["pain"]]}
 
@@ -293,7 +287,7 @@ def blueprints_report(first_day, last_day, scope_data: Mapping | None, *, zone: 
     raw = _raw(period.start, period.end, scope)
     rows = [touchpoint(t, raw.get(t.id)) for t in sorted(types.values(), key=_journey_order)
             if t.active or t.id in raw]
-    return {"period": period, "scope": scope, "currency": _setting("CRM_CURRENCY", "EUR"), "touchpoints": rows}
+    return {"period": period, "scope": scope, "currency": setting("CRM_CURRENCY", "EUR"), "touchpoints": rows}
 
 
 def blueprint_report(moment_type: MomentType, first_day, last_day, scope_data: Mapping | None, *, zone: str,
@@ -305,5 +299,5 @@ def blueprint_report(moment_type: MomentType, first_day, last_day, scope_data: M
     current = _raw(period.start, period.end, scope, moment_type.id).get(moment_type.id)
     before = _raw(previous.start, previous.end, scope, moment_type.id).get(moment_type.id)
     return {"period": period, "previous_period": previous, "scope": scope,
-            "currency": _setting("CRM_CURRENCY", "EUR"), "moment_type": moment_type,
+            "currency": setting("CRM_CURRENCY", "EUR"), "moment_type": moment_type,
             "figures": touchpoint(moment_type, current), "previous": touchpoint(moment_type, before)}

@@ -20,7 +20,7 @@ from crm.customers.models import Customer, Purchase
 from crm.domain import N_, Cleaner, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
 from crm.insights.models import CustomerDecision, TierChange, TierRuleSetting
-from crm.insights.services import Period, _first_midnight_from, today
+from crm.insights.services import Period, _first_midnight_from, setting, today
 from crm.insights.tier_rules import TierRule, clean_rule, cutoffs_from_sorted, tier_for
 from crm.moments.models import Moment
 from crm.pagination import Page, paginate
@@ -31,12 +31,6 @@ LISTS = ("unprofitable", "top", "bottom")
 DEFAULT_RULE = TierRule("thresholds", Decimal("1000.00"), Decimal("0.00"), 365, active=False)
 RULE_ID = 1
 CHUNK = 1000
-
-
-def _setting(key: str, default):
-    from flask import current_app, has_app_context
-
-    return current_app.config.get(key, default) if has_app_context() else default
 
 
 def money(value) -> Decimal:
@@ -139,7 +133,7 @@ def _row(row) -> CustomerProfit:
 
 def customer_profits(period: Period, currency: str | None = None, *, ids=None) -> list[CustomerProfit]:
     """Everybody's figures (or those of `ids`), by customer id."""
-    stmt = profit_query(period, currency or _setting("CRM_CURRENCY", "EUR")).order_by(Customer.id)
+    stmt = profit_query(period, currency or setting("CRM_CURRENCY", "EUR")).order_by(Customer.id)
     if ids is not None:
         stmt = stmt.where(Customer.id.in_(list(ids)))
     return [_row(row) for row in db.session.execute(stmt)]
@@ -150,7 +144,7 @@ def profit_page(period: Period, which: str, page: int, per_page: int = 25, curre
     if which not in LISTS:
         raise ValidationFailed({"show": DomainError(N_("must be one of: %(choices)s"), "show",
                                                     choices=", ".join(LISTS))})
-    query = profit_query(period, currency or _setting("CRM_CURRENCY", "EUR")).subquery("p")
+    query = profit_query(period, currency or setting("CRM_CURRENCY", "EUR")).subquery("p")
     stmt = select(query)
     if which == "top":
         stmt = stmt.order_by(query.c.profit.desc(), query.c.id)
@@ -196,8 +190,8 @@ def recompute_tiers(now: datetime, actor=None, *, rule: TierRule | None = None, 
     rule = rule or get_rule()
     if not rule.active:
         return RecomputeResult(skipped=True)
-    zone = zone or _setting("BABEL_DEFAULT_TIMEZONE", "UTC")
-    currency = currency or _setting("CRM_CURRENCY", "EUR")
+    zone = zone or setting("BABEL_DEFAULT_TIMEZONE", "UTC")
+    currency = currency or setting("CRM_CURRENCY", "EUR")
     period = period_for(rule.period_days, now, zone)
     figures = profit_query(period, currency).subquery("p")
     rows = [(customer_id, current, money(profit)) for customer_id, current, profit
@@ -251,7 +245,7 @@ def decide_customer(actor, customer_id: int, data: dict, now: datetime) -> Custo
     reason = c.text("reason", data.get("reason"), max_len=1000, required=True, multiline=True)
     c.check()
     rule = get_rule()
-    zone = _setting("BABEL_DEFAULT_TIMEZONE", "UTC")
+    zone = setting("BABEL_DEFAULT_TIMEZONE", "UTC")
     figures = customer_profits(period_for(rule.period_days, now, zone), ids=[customer_id])
     record = CustomerDecision(customer_id=customer_id, decision=decision, reason=reason,
                               profit=figures[0].profit if figures else None, user_id=getattr(actor, "id", None),

@@ -33,7 +33,7 @@ from crm.customers.lifecycle import TIERS
 from crm.customers.models import Customer, StageChange
 from crm.domain import N_, Cleaner, DomainError
 from crm.extensions import db
-from crm.i18n import in_language
+from crm.i18n import in_language, supported_language
 from crm.insights import journey as journeys
 from crm.insights import services
 from crm.insights.dashboard import trend
@@ -228,14 +228,10 @@ class Pdf:
     peak_rss_mb: float | None
 
 
-def _setting(key: str, default):
-    return current_app.config.get(key, default)
-
-
 def html_to_pdf(html: str, *, timeout: float | None = None, memory_mb: int | None = None) -> Pdf:
     """Convert in a child process; ReportFailed when it runs out of time or memory or fails."""
-    timeout = float(_setting("CRM_REPORT_TIMEOUT", DEFAULT_TIMEOUT) if timeout is None else timeout)
-    memory_mb = int(_setting("CRM_REPORT_MEMORY_MB", DEFAULT_MEMORY_MB) if memory_mb is None else memory_mb)
+    timeout = float(services.setting("CRM_REPORT_TIMEOUT", DEFAULT_TIMEOUT) if timeout is None else timeout)
+    memory_mb = int(services.setting("CRM_REPORT_MEMORY_MB", DEFAULT_MEMORY_MB) if memory_mb is None else memory_mb)
     started = clock.monotonic()
     child = subprocess.Popen([sys.executable, "-I", "-c", _CHILD, str(memory_mb * 1024 * 1024)],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -261,8 +257,7 @@ def html_to_pdf(html: str, *, timeout: float | None = None, memory_mb: int | Non
 
 
 def default_language() -> str:
-    language = current_app.config["BABEL_DEFAULT_LOCALE"]
-    return language if language in LANGUAGES else "es"
+    return supported_language(None)
 
 
 def weekly_report_pdf(week_start: date, *, zone: str, now: datetime, language: str | None = None) -> bytes:
@@ -302,7 +297,7 @@ def send_weekly_report(now: datetime, week_start: date | None = None) -> list[in
     pdfs: dict[str, bytes] = {}
     rows = []
     for key, supervisor in waiting:
-        language = supervisor.locale if supervisor.locale in LANGUAGES else default_language()
+        language = supported_language(supervisor.locale)
         if language not in pdfs:
             pdfs[language] = html_to_pdf(render_html(data, language)).data
         with in_language(language):

@@ -430,7 +430,8 @@ def _retention(end, f: Filters, zone: str) -> dict:
 
 # --- the report ------------------------------------------------------------------------
 
-def _setting(key: str, default):
+def setting(key: str, default):
+    """An app setting, or `default` outside an app (the pure tests)."""
     from flask import current_app, has_app_context
 
     return current_app.config.get(key, default) if has_app_context() else default
@@ -446,9 +447,9 @@ def compute_metrics(period_start: datetime, period_end: datetime, filters: Filte
     if period_start.tzinfo is None or period_end.tzinfo is None or not period_start < period_end:
         raise ValueError("a period needs aware instants, start before end")
     f = filters if isinstance(filters, Filters) else clean_filters(filters)
-    zone = zone or _setting("BABEL_DEFAULT_TIMEZONE", "UTC")
-    currency = currency or _setting("CRM_CURRENCY", "EUR")
-    target = float(_setting("CRM_FCR_TARGET", DEFAULT_FCR_TARGET) if fcr_target is None else fcr_target)
+    zone = zone or setting("BABEL_DEFAULT_TIMEZONE", "UTC")
+    currency = currency or setting("CRM_CURRENCY", "EUR")
+    target = float(setting("CRM_FCR_TARGET", DEFAULT_FCR_TARGET) if fcr_target is None else fcr_target)
     result = {"start": period_start, "end": period_end, "currency": currency}
     result.update(_surveys(period_start, period_end, f))
     result.update(_first_contact_resolution(period_start, period_end, f, target))
