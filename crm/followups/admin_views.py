@@ -49,17 +49,9 @@ def _preview_context(language: str) -> dict:
 
 
 def _source_problem(source: str, context: dict) -> str | None:
-    """Why this subject or body cannot be sent (translated), or None: syntax, unknown
-    variables, or a failure while rendering it with the preview values."""
-    try:
-        unknown = render.unknown_variables(source)
-        if unknown:
-            return _("unknown variable %(names)s; available: %(available)s",
-                     names=", ".join(unknown), available=", ".join(sorted(ALL_VARIABLES)))
-        render.render_text(source, context)
-    except render.TemplateProblem as problem:
-        return _(problem.message, **problem.params)
-    return None
+    """Why this subject or body cannot be sent (translated), or None."""
+    problem = services.source_problem(source, context)
+    return problem.translated() if problem else None
 
 
 def _render_problems(form: TemplateForm) -> dict[str, str]:

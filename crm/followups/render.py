@@ -27,7 +27,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from crm.domain import N_
-from crm.followups.rules import ALL_VARIABLES
 from crm.i18n import in_language
 
 SUBJECT_MAX = 200
@@ -51,10 +50,6 @@ def used_variables(source: str) -> frozenset[str]:
         return frozenset(meta.find_undeclared_variables(_env.parse(source)))
     except TemplateSyntaxError as exc:
         raise TemplateProblem(N_("line %(line)s: %(error)s"), line=exc.lineno, error=exc.message) from None
-
-
-def unknown_variables(source: str) -> list[str]:
-    return sorted(used_variables(source) - ALL_VARIABLES)
 
 
 @lru_cache(maxsize=256)

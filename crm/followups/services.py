@@ -86,32 +86,19 @@ def one_off_templates() -> list[MessageTemplate]:
         _template_used(t), "one_off", kind=t.kind, survey=t.survey)]
 
 
-def _problem(c: Cleaner, field: str, problem: TemplateProblem) -> None:
-    c.fail(field, problem.message, **problem.params)
-
-
-def _check_source(c: Cleaner, field: str, source: str | None) -> set[str]:
-    if source is None:
-        return set()
+def source_problem(source: str, context: dict | None = None) -> DomainError | None:
+    """Why a subject or body cannot be sent, or None: bad syntax, a variable no message
+    has, or a failure when it runs with sample values (an unknown test or filter, a
+    macro calling itself: mistakes that only show when Jinja runs)."""
     try:
-        used = used_variables(source)
+        unknown = sorted(used_variables(source) - ALL_VARIABLES)
+        if unknown:
+            return DomainError(N_("unknown variable %(names)s; available: %(available)s"),
+                               names=", ".join(unknown), available=", ".join(sorted(ALL_VARIABLES)))
+        render_text(source, context or {**PREVIEW_VALUES, "company_name": "Fideliza"})
     except TemplateProblem as problem:
-        _problem(c, field, problem)
-        return set()
-    unknown = sorted(used - ALL_VARIABLES)
-    if unknown:
-        c.fail(field, N_("unknown variable %(names)s; available: %(available)s"),
-               names=", ".join(unknown), available=", ".join(sorted(ALL_VARIABLES)))
-    return used
-
-
-def _trial_render(c: Cleaner, field: str, source: str) -> None:
-    """Render once with sample values: some mistakes (an unknown test or filter, a macro
-    that calls itself) only show when the template runs."""
-    try:
-        render_text(source, {**PREVIEW_VALUES, "company_name": "Fideliza"})
-    except TemplateProblem as problem:
-        _problem(c, field, problem)
+        return DomainError(problem.message, **problem.params)
+    return None
 
 
 def save_template(actor: User, data: dict, now: datetime, template: MessageTemplate | None = None
@@ -140,12 +127,14 @@ def save_template(actor: User, data: dict, now: datetime, template: MessageTempl
                          required=True)
         body = c.text(f"body_{language}", data.get(f"body_{language}"), max_len=BODY_MAX, required=True,
                       multiline=True)
-        used |= _check_source(c, f"subject_{language}", subject)
-        body_used = _check_source(c, f"body_{language}", body)
-        used |= body_used
+        body_used: frozenset[str] = frozenset()
         for field, source in ((f"subject_{language}", subject), (f"body_{language}", body)):
-            if source and field not in c.errors:
-                _trial_render(c, field, source)
+            problem = source_problem(source) if source else None
+            if problem is not None:
+                c.fail(field, problem.message, **problem.params)
+            elif source:
+                used |= used_variables(source)
+                body_used = used_variables(source) if field.startswith("body") else body_used
         if survey and body and "survey_url" not in body_used:
             c.fail(f"body_{language}", N_("a survey template must include {{ survey_url }}"))
         texts[language] = (subject, body)
