@@ -61,13 +61,14 @@ def register_blueprints(app: Flask) -> None:
     from crm.auth.views import bp as auth_bp
     from crm.charter_views import bp as charter_bp
     from crm.compensations.views import bp as compensations_bp
+    from crm.customers.automation_views import bp as lifecycle_bp
     from crm.customers.views import bp as customers_bp
     from crm.followups.views import bp as followups_bp
     from crm.insights.views import bp as insights_bp
     from crm.moments.views import bp as moments_bp
 
     for blueprint in (auth_bp, customers_bp, moments_bp, compensations_bp, admin_bp, followups_bp, insights_bp,
-                      charter_bp):
+                      charter_bp, lifecycle_bp):
         app.register_blueprint(blueprint)
     register_api(app)
 

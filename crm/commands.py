@@ -138,6 +138,17 @@ def recompute_tiers(now_text):
     click.echo(str(result))
 
 
+@crm_cli.command("apply-lifecycle-rules")
+@click.option("--now", "now_text", help="Apply the rules as of this ISO instant (default: now).")
+def apply_lifecycle_rules(now_text):
+    """Move customers along the loyalty ladder, into at_risk and churned, by the lifecycle rules."""
+    from crm.customers.automation import apply_lifecycle_rules as run
+
+    result = run(_parse_now(now_text), checkpoint=db.session.commit)
+    db.session.commit()
+    click.echo(str(result))
+
+
 @crm_cli.group("report")
 def report_cli():
     """PDF reports."""
@@ -180,7 +191,8 @@ def scheduler():
     # Our jobs log what they did; APScheduler's two lines per run (every 15 s) would bury it.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     click.echo("scheduler running: sweep every minute, outbox every 15 s, follow-up planning every"
-               " 5 minutes, service tiers at 02:30, the weekly report on Mondays at 08:00 (Ctrl-C stops it)")
+               " 5 minutes, service tiers at 02:30, lifecycle rules at 02:45, the weekly report on Mondays"
+               " at 08:00 (Ctrl-C stops it)")
     try:
         build_scheduler(current_app._get_current_object()).start()
     except (KeyboardInterrupt, SystemExit):

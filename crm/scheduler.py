@@ -101,6 +101,23 @@ def recompute_tiers_job(app: Flask) -> None:
             db.session.remove()
 
 
+def apply_lifecycle_rules_job(app: Flask) -> None:
+    """Nightly: the lifecycle rules move customers along the ladder, into at_risk and churned.
+    Commits after each chunk of changes."""
+    from crm.customers.automation import apply_lifecycle_rules
+
+    with app.app_context():
+        try:
+            result = apply_lifecycle_rules(utc_now(), checkpoint=db.session.commit)
+            db.session.commit()
+            log.info("lifecycle rules: %s", "; ".join([f"{result.customers} customers changed", *result.lines()]))
+        except Exception:
+            db.session.rollback()
+            log.exception("lifecycle rules failed; the next night retries")
+        finally:
+            db.session.remove()
+
+
 def weekly_report_job(app: Flask) -> None:
     """Monday morning: last week's PDF report to every active supervisor, through the outbox."""
     from crm.insights.report import send_weekly_report
@@ -136,5 +153,7 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       args=[app], id="weekly_report", **JOB_OPTIONS)
     # 02:30 company time, when nobody is logging contacts.
     scheduler.add_job(recompute_tiers_job, "cron", hour=2, minute=30, args=[app], id="recompute_tiers",
+                      timezone=app.config["BABEL_DEFAULT_TIMEZONE"], **JOB_OPTIONS)
+    scheduler.add_job(apply_lifecycle_rules_job, "cron", hour=2, minute=45, args=[app], id="apply_lifecycle_rules",
                       timezone=app.config["BABEL_DEFAULT_TIMEZONE"], **JOB_OPTIONS)
     return scheduler

@@ -52,8 +52,8 @@ def api_blueprint(name: str, import_name: str, **options):
 
 
 def register_api(app) -> None:
-    from crm.api import compensations, customers, followups, insights, moments, purchases, users
+    from crm.api import compensations, customers, followups, impact, insights, lifecycle, moments, purchases, users
 
-    for module in (customers, moments, users, compensations, followups, purchases, insights):
+    for module in (customers, moments, users, compensations, followups, purchases, insights, lifecycle, impact):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.auth.models import User
@@ -103,3 +103,18 @@ class Purchase(db.Model):
         Index("ix_purchases_customer_on", "customer_id", "purchased_on"),
         Index("ix_purchases_on", "purchased_on"),
     )
+
+
+class LifecycleRule(db.Model):
+    """One rule of the lifecycle automation (see crm/customers/automation.py): on or off,
+    and its parameters (windows in days or months, counts, referral moment types)."""
+
+    __tablename__ = "lifecycle_rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    updated_by: Mapped[User | None] = relationship()

@@ -115,7 +115,8 @@ def _customer(c: Cleaner, value) -> Customer | None:
 
 
 def record_purchase(actor: User | None, data: dict, now: datetime) -> Purchase:
-    """Record what a customer bought; the purchase counts as activity on its day."""
+    """Record what a customer bought; the purchase counts as activity on its day, and the
+    lifecycle rules are applied to the customer right away."""
     c = Cleaner()
     customer = _customer(c, data.get("customer_id"))
     amount = _amount(c, data.get("amount"))
@@ -131,6 +132,10 @@ def record_purchase(actor: User | None, data: dict, now: datetime) -> Purchase:
     audit.record(actor, "purchase.recorded", "purchase", purchase.id, now, customer_id=customer.id,
                  amount=str(amount), currency=currency, purchased_on=purchased_on.isoformat())
     db.session.flush()
+    # The lifecycle rules see the purchase at once (first purchase, regular, win-back).
+    from crm.customers.automation import evaluate_customer
+
+    evaluate_customer(customer.id, now)
     return purchase
 
 

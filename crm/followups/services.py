@@ -557,21 +557,20 @@ def answer_survey(token, data: dict, now: datetime) -> SurveyResponse:
     if message.moment_id is not None:
         db.session.execute(update(Moment).where(Moment.id == message.moment_id).values(
             emotion=emotion_for(message.survey, score)), execution_options={"synchronize_session": False})
-    if is_detractor(message.survey, score):
-        _detractor(response, now)
+    _detractor(response, now)
     db.session.flush()
     return response
 
 
 def _detractor(response: SurveyResponse, now: datetime) -> None:
-    from crm.customers.services import change_stage
+    """The lifecycle rules see the answer at once (rule "survey_detractor" moves a detractor
+    at risk, "promoter" a promoter who recommends us), and a detractor alerts supervisors
+    whether or not the rule is on."""
+    from crm.customers.automation import evaluate_customer
 
-    customer = db.session.get(Customer, response.customer_id)
-    if customer.stage not in ("at_risk", "churned", "prospect"):
-        # The rule names the cause; the reason is just the answer, readable in any language.
-        change_stage(None, customer, "at_risk", f"{response.kind.upper()} {response.score}", now,
-                     rule="survey_detractor")
-    alert_supervisors(customer, response, now)
+    evaluate_customer(response.customer_id, now)
+    if is_detractor(response.kind, response.score):
+        alert_supervisors(db.session.get(Customer, response.customer_id), response, now)
 
 
 def alert_supervisors(customer: Customer, response: SurveyResponse, now: datetime) -> list[int]:

@@ -102,6 +102,7 @@ def metrics():
     return render_template("insights/metrics.html", form=form, report=report, sections=SECTIONS,
                            figures=Figures()), 200 if report else 400
 import crm.insights.dashboard_views  # noqa: E402,F401
+import crm.insights.impact_views  # noqa: E402,F401
 import crm.insights.profitability_views  # noqa: E402,F401
 import crm.insights.report_views  # noqa: E402,F401
 from crm.insights import journey_views  # noqa: E402,F401  (the journey map and blueprint routes on this bp)

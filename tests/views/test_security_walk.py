@@ -73,6 +73,10 @@ ROUTE_ROLES = {
     "insights.journey": "supervisor",
     "insights.blueprints": "supervisor",
     "insights.blueprint": "supervisor",
+    "insights.impact": "supervisor",
+    "lifecycle.rules": "admin",
+    "lifecycle.save_rules": "admin",
+    "lifecycle.run_now": "admin",
     "static": None,
 }
 # State-changing pages that take no CSRF token, and why.
@@ -107,6 +111,9 @@ API_ROLES = {
     "api_users.create_user": "admin",
     "api_insights.get_metrics": "supervisor",
     "api_insights.get_journey": "supervisor",
+    "api_impact.get_impact": "supervisor",
+    "api_lifecycle.list_lifecycle_rules": "supervisor",
+    "api_lifecycle.update_lifecycle_rule": "admin",
     "api_purchases.list_purchases": "agent",
     "api_purchases.record_purchase": "agent",
     "api_followups.list_templates": "agent",
