@@ -93,4 +93,5 @@ from crm.compensations import models as _compensation_models  # noqa: E402,F401
 from crm.customers import models as _customer_models  # noqa: E402,F401
 from crm.followups import models as _followup_models  # noqa: E402,F401
 from crm.insights import models as _insight_models  # noqa: E402,F401
+from crm.insights import rollup as _rollup  # noqa: E402,F401  (its tables, and the hook that marks changed days)
 from crm.moments import models as _moment_models  # noqa: E402,F401

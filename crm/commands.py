@@ -127,6 +127,17 @@ def plan_followups(now_text):
     click.echo(f"{plan(_parse_now(now_text))} messages written")
 
 
+@crm_cli.command("refresh-rollups")
+@click.option("--now", "now_text", help="Refresh as of this ISO instant (default: now).")
+def refresh_rollups(now_text):
+    """Bring the daily rollup up to date: changed days, then days never built."""
+    from crm.insights.rollup import refresh_all
+
+    rebuilt = refresh_all(_parse_now(now_text), db.session.commit,
+                          log_progress=lambda total: click.echo(f"{total} days", err=True))
+    click.echo(f"{rebuilt} days rebuilt")
+
+
 @crm_cli.command("recompute-tiers")
 @click.option("--now", "now_text", help="Recompute as of this ISO instant (default: now).")
 def recompute_tiers(now_text):

@@ -85,6 +85,23 @@ def maintenance_job(app: Flask) -> None:
             db.session.remove()
 
 
+def refresh_rollups_job(app: Flask) -> None:
+    """Every minute: rebuild the days of the daily rollup that writes changed, then the days
+    never built (a bounded number per step, committing after each)."""
+    from crm.insights.rollup import refresh_all
+
+    with app.app_context():
+        try:
+            rebuilt = refresh_all(utc_now(), db.session.commit)
+            if rebuilt:
+                log.info("rollup: %s days rebuilt", rebuilt)
+        except Exception:
+            db.session.rollback()
+            log.exception("rollup refresh failed; the next run retries")
+        finally:
+            db.session.remove()
+
+
 def recompute_tiers_job(app: Flask) -> None:
     """Nightly: service tiers follow profitability. Commits after each chunk of changes."""
     from crm.insights.profitability import recompute_tiers
@@ -148,6 +165,7 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler.add_job(plan_followups_job, "interval", minutes=5, args=[app], id="plan_followups",
                       next_run_time=utc_now(), **JOB_OPTIONS)
     scheduler.add_job(maintenance_job, "interval", hours=1, args=[app], id="maintenance", **JOB_OPTIONS)
+    scheduler.add_job(refresh_rollups_job, "interval", minutes=1, args=[app], id="refresh_rollups", **JOB_OPTIONS)
     scheduler.add_job(weekly_report_job, CronTrigger(day_of_week="mon", hour=8,
                                                      timezone=app.config["BABEL_DEFAULT_TIMEZONE"]),
                       args=[app], id="weekly_report", **JOB_OPTIONS)

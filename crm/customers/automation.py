@@ -43,6 +43,7 @@ from crm.customers.automation_rules import (
 from crm.customers.models import Customer, LifecycleRule, StageChange
 from crm.domain import N_, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
+from crm.insights import rollup
 from crm.moments.models import MomentType
 
 CHUNK = 1000
@@ -258,6 +259,7 @@ def _apply(moves: list[Move], now: datetime, *, checkpoint=None) -> RunResult:
             # Core inserts of the tables: the ORM's bulk path costs more than the rows themselves.
             if history:
                 db.session.execute(insert(StageChange.__table__), history)
+                rollup.mark_instants([now])  # the day's churn figures changed
             if events:
                 db.session.execute(insert(AuditEvent.__table__), events)
             result.customers += len(moved)

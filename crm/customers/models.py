@@ -45,7 +45,8 @@ class Customer(db.Model):
 
     owner: Mapped[User | None] = relationship()
 
-    __table_args__ = (Index("ix_customers_sort_name", "sort_name", "id"),)
+    __table_args__ = (Index("ix_customers_sort_name", "sort_name", "id"),
+                      Index("ix_customers_created", "created_at"))
 
 
 class StageChange(db.Model):

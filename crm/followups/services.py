@@ -46,6 +46,7 @@ from crm.followups.rules import (
     missing_variables,
     score_in_range,
 )
+from crm.insights import rollup
 from crm.moments.models import OUTCOMES, Moment, MomentType
 from crm.pagination import Page, paginate
 from crm.queries import get_or_raise, is_id, taken_by_other
@@ -555,6 +556,7 @@ def answer_survey(token, data: dict, now: datetime) -> SurveyResponse:
         # Two submissions at once: the unique answer per message decides.
         raise Conflict(N_("this survey has already been answered: thank you")) from None
     if message.moment_id is not None:
+        rollup.mark_moments([message.moment_id])
         db.session.execute(update(Moment).where(Moment.id == message.moment_id).values(
             emotion=emotion_for(message.survey, score)), execution_options={"synchronize_session": False})
     _detractor(response, now)

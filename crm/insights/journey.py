@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import and_, case, func, or_, select
@@ -42,7 +42,7 @@ from crm.extensions import db
 from crm.followups.models import SurveyResponse
 from crm.followups.rules import emotion_for
 from crm.insights import metrics
-from crm.insights.services import Period, make_period, setting, today
+from crm.insights.services import Period, local_midnight, make_period, setting, today
 from crm.moments.models import PHASES, Commitment, Moment, MomentType
 from crm.queries import is_id
 
@@ -81,7 +81,8 @@ def _customers(column, scope: Scope) -> list:
     if scope.customer_id is not None:
         conditions.append(column == scope.customer_id)
     if scope.segment is not None:
-        conditions.append(column.in_(select(Customer.id).where(Customer.segment == scope.segment)))
+        # "+ 0": the period drives the query, not the segment's customers (see services).
+        conditions.append((column + 0).in_(select(Customer.id).where(Customer.segment == scope.segment)))
     return conditions
 
 
@@ -153,12 +154,90 @@ def _resolutions(start, end, scope, type_id) -> dict:
             for t, n, one, two in rows}
 
 
-def _raw(start, end, scope: Scope, type_id: int | None = None) -> dict[int, dict]:
-    """Every touchpoint's counts in [start, end): {moment type id: {name: count}}."""
+def _live(start, end, scope: Scope, type_id: int | None = None) -> dict[int, dict]:
+    """Every touchpoint's counts in [start, end), from the source tables."""
     out: dict[int, dict] = {}
     for family in (_contacts, _answers, _service_levels, _resolutions):
         for key, values in family(start, end, scope, type_id).items():
             out.setdefault(key, {}).update(values)
+    return out
+
+
+def _from_rollup(days, scope: Scope, type_id: int | None) -> dict[int, dict]:
+    """The same counts for these local days, from the daily rollup (a segment or everyone)."""
+    from crm.insights.rollup import RollupAnswers, RollupFigures, in_days
+
+    out: dict[int, dict] = {}
+    r = RollupFigures
+    conditions = [in_days(r.day, days), *_of_type(r.moment_type_id, type_id)]
+    if scope.segment is not None:
+        conditions.append(r.segment == scope.segment)
+    sums = [func.coalesce(func.sum(column), 0) for column in (
+        r.contacts, r.contact_cost, r.emotion_sum, r.emotions, r.first_response_on_time + r.resolution_on_time,
+        r.first_response_late + r.resolution_late, r.resolved, r.resolved_first, r.resolved_second)]
+    for t, n, cost, esum, ecount, met, late, resolved, one, two in db.session.execute(
+            select(r.moment_type_id, *sums).where(*conditions).group_by(r.moment_type_id)):
+        row = {}
+        if n:
+            row.update(volume=int(n), cost=Decimal(str(cost)).quantize(CENT), logged_sum=int(esum), logged=int(ecount))
+        if met or late:
+            row.update(sla_met=int(met), sla_breached=int(late))
+        if resolved:
+            row.update(incidents_resolved=int(resolved), resolved_first_contact=int(one),
+                       resolved_by_second_contact=int(two))
+        if row:
+            out[t] = row
+    a = RollupAnswers
+    conditions = [in_days(a.day, days), a.moment_type_id.is_not(None), *_of_type(a.moment_type_id, type_id)]
+    if scope.segment is not None:
+        conditions.append(a.segment == scope.segment)
+    for t, kind, score, n in db.session.execute(
+            select(a.moment_type_id, a.kind, a.score, func.sum(a.answers)).where(*conditions)
+            .group_by(a.moment_type_id, a.kind, a.score)):
+        row = out.setdefault(t, {}).setdefault("_answers", {"answers": 0, "answer_sum": 0, "csat": {}})
+        row["answers"] += int(n)
+        row["answer_sum"] += emotion_for(kind, score) * int(n)
+        if kind == "csat":
+            row["csat"][score] = row["csat"].get(score, 0) + int(n)
+    for row in out.values():
+        row.update(row.pop("_answers", {}))
+    return out
+
+
+_ADDITIVE = ("volume", "logged_sum", "logged", "answers", "answer_sum", "sla_met", "sla_breached",
+             "incidents_resolved", "resolved_first_contact", "resolved_by_second_contact")
+
+
+def _merge(total: dict[int, dict], part: dict[int, dict]) -> dict[int, dict]:
+    for t, values in part.items():
+        row = total.setdefault(t, {})
+        for key, value in values.items():
+            if key == "csat":
+                histogram = row.setdefault("csat", {})
+                for score, n in value.items():
+                    histogram[score] = histogram.get(score, 0) + n
+            elif key == "cost":
+                row["cost"] = row.get("cost", Decimal("0.00")) + value
+            elif key in _ADDITIVE:
+                row[key] = row.get(key, 0) + value
+    return total
+
+
+def _raw(start, end, scope: Scope, type_id: int | None = None) -> dict[int, dict]:
+    """Every touchpoint's counts in [start, end): {moment type id: {name: count}}; the whole
+    local days the daily rollup holds are read from it (not for one customer), the rest live."""
+    from crm.insights import rollup
+
+    zone = setting("BABEL_DEFAULT_TIMEZONE", "UTC")
+    days = (rollup.whole_days(start, end, zone)
+            if setting("CRM_ROLLUPS", True) and scope.customer_id is None else None)
+    if days is None:
+        return _live(start, end, scope, type_id)
+    served, live = rollup.split_days(*days, zone)
+    out = _from_rollup(served, scope, type_id) if served else {}
+    for first, last in live:
+        _merge(out, _live(local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone),
+                          scope, type_id))
     return out
 
 

@@ -19,6 +19,7 @@ from crm.customers.lifecycle import TIERS
 from crm.customers.models import Customer, Purchase
 from crm.domain import N_, Cleaner, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
+from crm.insights import rollup
 from crm.insights.models import CustomerDecision, TierChange, TierRuleSetting
 from crm.insights.services import Period, _first_midnight_from, setting, today
 from crm.insights.tier_rules import TierRule, clean_rule, cutoffs_from_sorted, tier_for
@@ -215,6 +216,7 @@ def recompute_tiers(now: datetime, actor=None, *, rule: TierRule | None = None, 
                 .values(tier=target, updated_at=now).returning(Customer.id)
                 .execution_options(synchronize_session=False)).all()
             if moved:
+                rollup.mark_customers(moved)
                 db.session.execute(insert(TierChange), [
                     {"customer_id": customer_id, "from_tier": current, "to_tier": target, "at": now,
                      "profit": chunk[customer_id], "rule": description[:200], "user_id": user_id,

@@ -31,6 +31,7 @@ from crm.domain import N_, Cleaner, NotFound
 from crm.extensions import db
 from crm.followups.models import SURVEY_KINDS, SurveyResponse
 from crm.insights import metrics
+from crm.insights.rollup import initial_stage
 from crm.moments.catalog import get_moment_type
 from crm.moments.models import CHANNELS, Commitment, Moment, MomentType
 from crm.queries import is_id
@@ -231,7 +232,9 @@ def _customer_conditions(customer_id, f: Filters) -> list:
         customers = customers.where(Customer.segment == f.segment)
     if f.tier is not None:
         customers = customers.where(Customer.tier == f.tier)
-    return [customer_id.in_(customers)]
+    # "+ 0": the period's time range drives these queries; without it SQLite may start from
+    # the segment's customers and probe their rows one by one (seconds, not milliseconds).
+    return [(customer_id + 0).in_(customers)]
 
 
 def _on_customer(f: Filters) -> list:
@@ -257,9 +260,33 @@ def _sum(condition):
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-# --- the figures, one query per family ------------------------------------------------------------
+# --- the figures: additive counts per family, then the figures from them ----------------------
+#
+# Each family first counts (answers per score, incidents, commitments, money), which adds up
+# across days; the figures are computed from the totals. The counts of a period come from the
+# daily rollup for the days it holds and from the source tables for the others (`_counts`).
 
-def _surveys(start, end, f: Filters) -> dict:
+def _empty_counts() -> dict:
+    return {"answers": {kind: {} for kind in SURVEY_KINDS}, "fcr": [0, 0, 0],
+            "sla": {"first_response": [0, 0], "resolution": [0, 0]},
+            "compensations": [0, ZERO, ZERO], "contacts": [0, ZERO], "revenue": [ZERO, 0]}
+
+
+def _add_counts(total: dict, part: dict) -> dict:
+    for kind, histogram in part["answers"].items():
+        into = total["answers"].setdefault(kind, {})
+        for score, n in histogram.items():
+            into[score] = into.get(score, 0) + n
+    for key in ("fcr", "compensations", "contacts", "revenue"):
+        total[key] = [a + b for a, b in zip(total[key], part[key], strict=True)]
+    for kind, values in part["sla"].items():
+        total["sla"][kind] = [a + b for a, b in zip(total["sla"].setdefault(kind, [0, 0]), values, strict=True)]
+    return total
+
+
+def _live_counts(start, end, f: Filters, zone: str, currency: str) -> dict:
+    """The counts of the instants [start, end), read from the source tables."""
+    counts = _empty_counts()
     stmt = (select(SurveyResponse.kind, SurveyResponse.score, func.count())
             .where(_within(SurveyResponse.answered_at, start, end),
                    *_customer_conditions(SurveyResponse.customer_id, f))
@@ -267,39 +294,20 @@ def _surveys(start, end, f: Filters) -> dict:
     if f.on_contacts:
         # An answer about no particular contact cannot belong to a team or a channel.
         stmt = stmt.join(Moment, Moment.id == SurveyResponse.moment_id).where(*_contact_conditions(Moment, f))
-    histograms: dict[str, dict[int, int]] = {kind: {} for kind in SURVEY_KINDS}
     for kind, score, count in db.session.execute(stmt):
-        histograms.setdefault(kind, {})[score] = count
-    nps = histograms["nps"]
-    promoters = sum(n for s, n in nps.items() if s >= metrics.PROMOTER_MIN)
-    detractors = sum(n for s, n in nps.items() if s <= metrics.DETRACTOR_MAX)
-    return {
-        "nps": metrics.nps_from_histogram(nps), "nps_answers": sum(nps.values()),
-        "promoters": promoters, "passives": sum(nps.values()) - promoters - detractors, "detractors": detractors,
-        "csat": metrics.csat_from_histogram(histograms["csat"]), "csat_answers": sum(histograms["csat"].values()),
-        "ces": metrics.ces_from_histogram(histograms["ces"]), "ces_answers": sum(histograms["ces"].values()),
-    }
+        counts["answers"].setdefault(kind, {})[score] = count
 
-
-def _first_contact_resolution(start, end, f: Filters, target: float) -> dict:
-    """Incidents whose first resolving contact falls in the period, by the number of that
-    contact in the incident (contacts ordered by when they happened), as kept on each
-    incident's first contact (`Moment.resolved_at`, `resolved_contact`). An incident
-    belongs to the team, agent, channel and type of its first contact."""
-    resolved, first_contact, by_second = db.session.execute(
+    # Incidents whose first resolving contact falls in the period, by the number of that
+    # contact in the incident, as kept on each incident's first contact (`Moment.resolved_at`,
+    # `resolved_contact`); an incident belongs to the team, agent, channel and type of its
+    # first contact.
+    counts["fcr"] = list(db.session.execute(
         select(func.count(), _sum(Moment.resolved_contact == 1), _sum(Moment.resolved_contact <= 2))
         .where(_within(Moment.resolved_at, start, end), *_contact_conditions(Moment, f),
-               *_customer_conditions(Moment.customer_id, f))).one()
-    result = metrics.fcr_from_counts(resolved, first_contact, by_second)
-    target_percent = 100.0 * target
-    return {"incidents_resolved": resolved, "resolved_first_contact": first_contact,
-            "resolved_by_second_contact": by_second, "fcr_first": result.first, "fcr_second": result.by_second,
-            "fcr_target": target_percent, "fcr_target_met": metrics.meets_target(result.first, target_percent)}
+               *_customer_conditions(Moment.customer_id, f))).one())
 
-
-def _service_levels(start, end, f: Filters) -> dict:
-    """Commitments that fell due in the period: kept on time, or not (breached, or met late
-    before the sweep came by). Open and paused ones are not decided yet."""
+    # Commitments that fell due in the period: kept on time, or not (breached, or met late
+    # before the sweep came by). Open and paused ones are not decided yet.
     on_time = and_(Commitment.status == "met", Commitment.met_at <= Commitment.due_at)
     late = or_(Commitment.status == "breached", and_(Commitment.status == "met", Commitment.met_at > Commitment.due_at))
     stmt = (select(Commitment.kind, _sum(on_time), _sum(late))
@@ -307,17 +315,9 @@ def _service_levels(start, end, f: Filters) -> dict:
             .group_by(Commitment.kind))
     if f.on_contacts:
         stmt = stmt.join(Moment, Moment.id == Commitment.moment_id).where(*_contact_conditions(Moment, f))
-    counts = {kind: (met, breached) for kind, met, breached in db.session.execute(stmt)}
-    out = {}
-    for kind in ("first_response", "resolution"):
-        met, breached = counts.get(kind, (0, 0))
-        out[f"sla_{kind}"] = metrics.sla_compliance(met, breached)
-        out[f"sla_{kind}_met"], out[f"sla_{kind}_breached"] = met, breached
-    out["breaches"] = out["sla_first_response_breached"] + out["sla_resolution_breached"]
-    return out
+    for kind, met, breached in db.session.execute(stmt):
+        counts["sla"][kind] = [met, breached]
 
-
-def _costs(start, end, f: Filters) -> dict:
     compensations = (select(func.count(), func.coalesce(func.sum(Compensation.value), 0),
                             func.coalesce(func.sum(Compensation.cost), 0))
                      .select_from(Compensation)
@@ -327,13 +327,108 @@ def _costs(start, end, f: Filters) -> dict:
         compensations = compensations.join(Moment, Moment.id == Compensation.moment_id).where(
             *_contact_conditions(Moment, f))
     issued, value, cost = db.session.execute(compensations).one()
+    counts["compensations"] = [issued, _money(value), _money(cost)]
     contacts, contact_cost = db.session.execute(
         select(func.count(), func.coalesce(func.sum(Moment.cost), 0))
         .where(_within(Moment.occurred_at, start, end), *_contact_conditions(Moment, f),
                *_customer_conditions(Moment.customer_id, f))).one()
-    return {"compensations_issued": issued, "compensations_value": _money(value),
-            "compensations_cost": _money(cost), "contacts": contacts, "contact_cost": _money(contact_cost),
-            "cost_to_serve": _money(contact_cost) + _money(cost)}
+    counts["contacts"] = [contacts, _money(contact_cost)]
+    counts["revenue"] = _revenue_counts(start, end, f, zone, currency)
+    return counts
+
+
+def rollup_conditions(model, f: Filters) -> list:
+    """The filters on a rollup table's columns (the agent is not kept there)."""
+    conditions = []
+    if f.segment is not None:
+        conditions.append(model.segment == f.segment)
+    if f.tier is not None:
+        conditions.append(model.tier == f.tier)
+    if hasattr(model, "moment_type_id"):
+        if f.channel is not None:
+            conditions.append(model.channel == f.channel)
+        if f.moment_type_id is not None:
+            conditions.append(model.moment_type_id == f.moment_type_id)
+        if f.team_id is not None:
+            conditions.append(model.moment_type_id.in_(select(MomentType.id).where(MomentType.team_id == f.team_id)))
+    return conditions
+
+
+def _rollup_counts(days: list[date], f: Filters, currency: str) -> dict:
+    """The counts of these local days, read from the daily rollup."""
+    from crm.insights.rollup import RollupAnswers, RollupFigures, RollupRevenue, in_days
+
+    counts = _empty_counts()
+    r = RollupFigures
+    total = [func.coalesce(func.sum(column), 0) for column in (
+        r.resolved, r.resolved_first, r.resolved_second, r.first_response_on_time, r.first_response_late,
+        r.resolution_on_time, r.resolution_late, r.compensations, r.compensation_value, r.compensation_cost,
+        r.contacts, r.contact_cost)]
+    row = db.session.execute(select(*total).where(in_days(r.day, days), *rollup_conditions(r, f))).one()
+    counts["fcr"] = [int(row[0]), int(row[1]), int(row[2])]
+    counts["sla"] = {"first_response": [int(row[3]), int(row[4])], "resolution": [int(row[5]), int(row[6])]}
+    counts["compensations"] = [int(row[7]), _money(row[8]), _money(row[9])]
+    counts["contacts"] = [int(row[10]), _money(row[11])]
+    a = RollupAnswers
+    for kind, score, n in db.session.execute(
+            select(a.kind, a.score, func.sum(a.answers)).where(in_days(a.day, days), *rollup_conditions(a, f))
+            .group_by(a.kind, a.score)):
+        counts["answers"].setdefault(kind, {})[score] = int(n)
+    v = RollupRevenue
+    ours = v.currency == currency
+    amount, others = db.session.execute(
+        select(func.coalesce(func.sum(case((ours, v.amount), else_=0)), 0),
+               func.coalesce(func.sum(case((ours, 0), else_=v.purchases)), 0))
+        .where(in_days(v.day, days), *rollup_conditions(v, f))).one()
+    counts["revenue"] = [_money(amount), int(others)]
+    return counts
+
+
+def _counts(start, end, f: Filters, zone: str, currency: str) -> dict:
+    """The counts of [start, end): whole local days the rollup holds from it, the rest live."""
+    from crm.insights import rollup
+
+    usable = setting("CRM_ROLLUPS", True) and f.agent_id is None and zone == rollup.company_zone()
+    days = rollup.whole_days(start, end, zone) if usable else None
+    if days is None:
+        return _live_counts(start, end, f, zone, currency)
+    served, live = rollup.split_days(*days, zone)
+    counts = _rollup_counts(served, f, currency) if served else _empty_counts()
+    for first, last in live:
+        _add_counts(counts, _live_counts(local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone),
+                                         f, zone, currency))
+    return counts
+
+
+def _figures(counts: dict, target: float) -> dict:
+    histograms = counts["answers"]
+    nps = histograms.get("nps", {})
+    promoters = sum(n for s, n in nps.items() if s >= metrics.PROMOTER_MIN)
+    detractors = sum(n for s, n in nps.items() if s <= metrics.DETRACTOR_MAX)
+    csat, ces = histograms.get("csat", {}), histograms.get("ces", {})
+    out = {
+        "nps": metrics.nps_from_histogram(nps), "nps_answers": sum(nps.values()),
+        "promoters": promoters, "passives": sum(nps.values()) - promoters - detractors, "detractors": detractors,
+        "csat": metrics.csat_from_histogram(csat), "csat_answers": sum(csat.values()),
+        "ces": metrics.ces_from_histogram(ces), "ces_answers": sum(ces.values()),
+    }
+    resolved, first_contact, by_second = counts["fcr"]
+    result = metrics.fcr_from_counts(resolved, first_contact, by_second)
+    target_percent = 100.0 * target
+    out.update({"incidents_resolved": resolved, "resolved_first_contact": first_contact,
+                "resolved_by_second_contact": by_second, "fcr_first": result.first, "fcr_second": result.by_second,
+                "fcr_target": target_percent, "fcr_target_met": metrics.meets_target(result.first, target_percent)})
+    for kind in ("first_response", "resolution"):
+        met, breached = counts["sla"].get(kind, (0, 0))
+        out[f"sla_{kind}"] = metrics.sla_compliance(met, breached)
+        out[f"sla_{kind}_met"], out[f"sla_{kind}_breached"] = met, breached
+    out["breaches"] = out["sla_first_response_breached"] + out["sla_resolution_breached"]
+    issued, value, cost = counts["compensations"]
+    contacts, contact_cost = counts["contacts"]
+    out.update({"compensations_issued": issued, "compensations_value": value, "compensations_cost": cost,
+                "contacts": contacts, "contact_cost": contact_cost, "cost_to_serve": contact_cost + cost})
+    out["revenue"], out["purchases_other_currency"] = counts["revenue"]
+    return out
 
 
 def _first_midnight_from(instant: datetime, zone: str) -> date:
@@ -342,7 +437,7 @@ def _first_midnight_from(instant: datetime, zone: str) -> date:
     return day if local_midnight(day, zone) >= instant else day + timedelta(days=1)
 
 
-def _revenue(start, end, f: Filters, zone: str, currency: str) -> dict:
+def _revenue_counts(start, end, f: Filters, zone: str, currency: str) -> list:
     """Purchases carry a date, not an instant: a day counts when its local midnight is in
     the period. Only the company's currency is added up; others are counted apart."""
     first_day, end_day = _first_midnight_from(start, zone), _first_midnight_from(end, zone)
@@ -351,12 +446,12 @@ def _revenue(start, end, f: Filters, zone: str, currency: str) -> dict:
         select(func.coalesce(func.sum(case((ours, Purchase.amount), else_=0)), 0), _sum(~ours))
         .where(Purchase.purchased_on >= first_day, Purchase.purchased_on < end_day,
                *_customer_conditions(Purchase.customer_id, f))).one()
-    return {"revenue": _money(amount), "purchases_other_currency": others}
+    return [_money(amount), others]
 
 
 def _churned_at(instant: datetime):
     """The customers whose stage just before `instant` was churned: their latest stage change
-    before it went to churned (or, with no change before it, their stage now is churned).
+    before it went to churned (or, with no change before it, they were created churned).
 
     Only changes *to* churned are read, each checked for a later change through the
     (customer, at) index, instead of ranking every customer's whole history.
@@ -367,15 +462,43 @@ def _churned_at(instant: datetime):
         ~exists().where(later.customer_id == StageChange.customer_id, later.at < instant,
                         or_(later.at > StageChange.at, and_(later.at == StageChange.at, later.id > StageChange.id))))
     no_history = select(Customer.id.label("customer_id")).where(
-        Customer.stage == CHURNED,
-        ~exists().where(StageChange.customer_id == Customer.id, StageChange.at < instant))
+        ~exists().where(StageChange.customer_id == Customer.id, StageChange.at < instant),
+        initial_stage() == CHURNED)
     return union(latest_is_churn, no_history).subquery()
 
 
-def _churn(start, end, f: Filters) -> dict:
+def _stage_at(instant: datetime):
+    """A customer's stage just before `instant`: where their latest change before it went,
+    or, with none, the stage they were created in."""
+    latest = (select(StageChange.to_stage).where(StageChange.customer_id == Customer.id, StageChange.at < instant)
+              .order_by(StageChange.at.desc(), StageChange.id.desc()).limit(1).scalar_subquery())
+    return func.coalesce(latest, initial_stage())
+
+
+def _churn(start, end, f: Filters, zone: str) -> dict:
     """Customers lost in the period ÷ customers at its start. The customers at the start are
     those created before it whose stage then was not churned; a customer is lost when one
-    of them moved to churned during the period (once, however many times it happened)."""
+    of them moved to churned during the period (once, however many times it happened).
+
+    The customers at the start come from the daily rollup when it holds every day before
+    the start (sums of customers created and of moves into and out of churned); the lost
+    ones are few and always read live."""
+    from crm.insights import rollup
+
+    before = rollup.customers_before(start, zone, _on_customer(f), rollup_conditions(rollup.RollupCustomers, f)) \
+        if setting("CRM_ROLLUPS", True) and zone == rollup.company_zone() else None
+    if before is not None:
+        at_start: dict = {}
+        for (segment, _cohort), (_created, present) in before.items():
+            at_start[segment] = at_start.get(segment, 0) + present
+        lost = dict(db.session.execute(
+            select(Customer.segment, func.count()).where(
+                Customer.id.in_(select(StageChange.customer_id).where(StageChange.to_stage == CHURNED,
+                                                                      _within(StageChange.at, start, end))),
+                Customer.created_at < start, _stage_at(start) != CHURNED, *_on_customer(f))
+            .group_by(Customer.segment)).all())
+        rows = [(segment, count, lost.get(segment, 0)) for segment, count in at_start.items() if count]
+        return _churn_figures(rows)
     churned_then = _churned_at(start)
     lost = (select(StageChange.customer_id).where(StageChange.to_stage == CHURNED,
                                                   _within(StageChange.at, start, end))
@@ -387,6 +510,11 @@ def _churn(start, end, f: Filters) -> dict:
         .outerjoin(lost, lost.c.customer_id == Customer.id)
         .where(Customer.created_at < start, churned_then.c.customer_id.is_(None), *_on_customer(f))
         .group_by(Customer.segment)).all()
+    return _churn_figures(rows)
+
+
+def _churn_figures(rows) -> dict:
+    """From (segment, customers at the start, lost) rows."""
     by_segment = [{"segment": segment, "at_start": count, "lost": lost_count,
                    "rate": metrics.churn_rate(lost_count, count)}
                   for segment, count, lost_count in sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))]
@@ -405,8 +533,21 @@ def _month_starts(end: datetime, zone: str, months: int = COHORT_MONTHS) -> list
 
 def _retention(end, f: Filters, zone: str) -> dict:
     """Monthly signup cohorts of the last twelve months up to the period's end, and how
-    many of each were still customers (not churned) at that end."""
+    many of each were still customers (not churned) at that end (from the daily rollup
+    when it holds every day before the end)."""
+    from crm.insights import rollup
+
     months = _month_starts(end, zone)
+    before = rollup.customers_before(end, zone, _on_customer(f), rollup_conditions(rollup.RollupCustomers, f)) \
+        if setting("CRM_ROLLUPS", True) and zone == rollup.company_zone() else None
+    if before is not None:
+        counts: dict = {}
+        for (_segment, cohort), (created, present) in before.items():
+            if cohort >= months[0]:
+                row = counts.setdefault(months.index(cohort), [0, 0])
+                row[0] += created
+                row[1] += present
+        return _retention_figures(months, counts)
     bounds = [local_midnight(month, zone) for month in months]
     churned_end = _churned_at(end)
     cohort = case(*[(Customer.created_at < bound, i) for i, bound in enumerate(bounds[1:])],
@@ -417,6 +558,10 @@ def _retention(end, f: Filters, zone: str) -> dict:
                .where(_within(Customer.created_at, bounds[0], end), *_on_customer(f)).subquery())
     counts = {i: (n, kept) for i, n, kept in db.session.execute(
         select(members.c.cohort, func.count(), func.sum(members.c.still)).group_by(members.c.cohort))}
+    return _retention_figures(months, counts)
+
+
+def _retention_figures(months: list[date], counts: dict) -> dict:
     cohorts = []
     for i, month in enumerate(months):
         size, kept = counts.get(i, (0, 0))
@@ -451,12 +596,8 @@ def compute_metrics(period_start: datetime, period_end: datetime, filters: Filte
     currency = currency or setting("CRM_CURRENCY", "EUR")
     target = float(setting("CRM_FCR_TARGET", DEFAULT_FCR_TARGET) if fcr_target is None else fcr_target)
     result = {"start": period_start, "end": period_end, "currency": currency}
-    result.update(_surveys(period_start, period_end, f))
-    result.update(_first_contact_resolution(period_start, period_end, f, target))
-    result.update(_service_levels(period_start, period_end, f))
-    result.update(_costs(period_start, period_end, f))
-    result.update(_revenue(period_start, period_end, f, zone, currency))
-    result.update(_churn(period_start, period_end, f))
+    result.update(_figures(_counts(period_start, period_end, f, zone, currency), target))
+    result.update(_churn(period_start, period_end, f, zone))
     result.update(_retention(period_end, f, zone))
     return result
 

@@ -14,6 +14,7 @@ from crm.customers.models import Customer
 from crm.domain import N_, Cleaner, Conflict, NotFound
 from crm.extensions import db
 from crm.followups.services import schedule_after_moment
+from crm.insights import rollup
 from crm.moments import commitments as rules
 from crm.moments.catalog import MAX_COST, get_moment_type, parse_decimal
 from crm.moments.models import (
@@ -184,8 +185,10 @@ def _settle_resolution(incident_id: int) -> None:
         if outcome == "resolved":
             resolved_at, resolved_contact = occurred_at, number
             break
+    rollup.mark_moments([incident_id])  # the day it was resolved on, before
     db.session.execute(update(Moment).where(Moment.id == incident_id).values(
         resolved_at=resolved_at, resolved_contact=resolved_contact), execution_options={"synchronize_session": False})
+    rollup.mark_instants([resolved_at])  # and after
 
 
 # The statements of migration 096fed2f323d's backfill, for data loaded in bulk (the demo).

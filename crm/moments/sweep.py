@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from crm.compensations.services import propose_for_breaches
 from crm.extensions import db
+from crm.insights import rollup
 from crm.moments.models import Commitment
 
 BATCH = 5000
@@ -29,12 +30,14 @@ def sweep_commitments(now: datetime) -> SweepResult:
     Reads only open commitments, through the (status, due_at) and (status, warn_at) indexes.
     """
     result = SweepResult()
-    breached_ids = list(db.session.scalars(
+    breached = db.session.execute(
         update(Commitment)
         .where(Commitment.status == "open", Commitment.due_at <= now)
         .values(status="breached", breached_at=Commitment.due_at)
-        .returning(Commitment.id)
-        .execution_options(synchronize_session=False)))
+        .returning(Commitment.id, Commitment.due_at)
+        .execution_options(synchronize_session=False)).all()
+    breached_ids = [commitment_id for commitment_id, _ in breached]
+    rollup.mark_instants(due for _, due in breached)
     result.breached = len(breached_ids)
     flagged = db.session.execute(
         update(Commitment)
