@@ -51,14 +51,14 @@ from crm.customers.lifecycle import TIERS
 from crm.customers.models import Customer, Purchase, StageChange
 from crm.domain import N_, Cleaner, NotFound, ValidationFailed
 from crm.extensions import db
-from crm.insights.services import (
-    CHURNED,
+from crm.insights.churn import CHURNED, stage_at
+from crm.insights.filters import (
     EARLIEST_DAY,
     LATEST_DAY,
     Period,
-    _day,
     local_midnight,
     make_period,
+    parse_day,
     setting,
     today,
 )
@@ -283,7 +283,7 @@ def clean_query(treatment, first_day, last_day, filters: Mapping | None, *, zone
             c.fail("treatment", N_("no such moment type"))
     segment = c.text("segment", filters.get("segment"), max_len=60) or None
     tier = c.choice("tier", filters.get("tier") or None, TIERS, required=False)
-    first, last = _day(first_day), _day(last_day)
+    first, last = parse_day(first_day), parse_day(last_day)
     given = {"from": first is not None, "to": last is not None}
     span = timedelta(days=WINDOW_DAYS - 1)
     if first is None and last is None:
@@ -434,17 +434,6 @@ def _outcomes(pop, currency: str) -> dict[tuple, tuple[Tally, Tally]]:
     return out
 
 
-def _stage_at(instant):
-    """The customer's stage just before `instant` (a column): that of their latest stage change
-    before it, one backward step on the (customer, instant) index; with no change before it,
-    their stage now (as services._churned_at)."""
-    latest = (select(StageChange.to_stage)
-              .where(StageChange.customer_id == Customer.id, StageChange.at < instant)
-              .order_by(StageChange.at.desc(), StageChange.id.desc()).limit(1)
-              .correlate_except(StageChange).scalar_subquery())
-    return func.coalesce(latest, Customer.stage)
-
-
 def _comparable(treatment: Treatment, period: Period, references: Mapping[tuple, datetime]):
     """The comparison population: per stratum, the customers with no treatment in the period
     nor the 90 days before it, created before the reference instant and not churned at it."""
@@ -463,7 +452,9 @@ def _comparable(treatment: Treatment, period: Period, references: Mapping[tuple,
     return (select(Customer.id.label("customer_id"), Customer.segment, Customer.tier, strata.c.at,
                    *[strata.c[name] for name in WINDOW_COLUMNS])
             .join(strata, and_(Customer.tier == strata.c.tier, Customer.segment.is_not_distinct_from(strata.c.segment)))
-            .where(Customer.created_at < strata.c.at, _stage_at(strata.c.at) != CHURNED, Customer.id.not_in(treated))
+            # With no change before the reference, a customer is judged by their stage now.
+            .where(Customer.created_at < strata.c.at, stage_at(strata.c.at, Customer.stage) != CHURNED,
+                   Customer.id.not_in(treated))
             .subquery("comparable"))
 
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import and_, case, func, or_, select
@@ -41,8 +41,8 @@ from crm.domain import N_, Cleaner
 from crm.extensions import db
 from crm.followups.models import SurveyResponse
 from crm.followups.rules import emotion_for
-from crm.insights import metrics
-from crm.insights.services import Period, local_midnight, make_period, setting, today
+from crm.insights import metrics, rollup
+from crm.insights.filters import Period, make_period, setting, today
 from crm.moments.models import PHASES, Commitment, Moment, MomentType
 from crm.queries import is_id
 
@@ -165,11 +165,9 @@ def _live(start, end, scope: Scope, type_id: int | None = None) -> dict[int, dic
 
 def _from_rollup(days, scope: Scope, type_id: int | None) -> dict[int, dict]:
     """The same counts for these local days, from the daily rollup (a segment or everyone)."""
-    from crm.insights.rollup import RollupAnswers, RollupFigures, in_days
-
     out: dict[int, dict] = {}
-    r = RollupFigures
-    conditions = [in_days(r.day, days), *_of_type(r.moment_type_id, type_id)]
+    r = rollup.RollupFigures
+    conditions = [rollup.in_days(r.day, days), *_of_type(r.moment_type_id, type_id)]
     if scope.segment is not None:
         conditions.append(r.segment == scope.segment)
     sums = [func.coalesce(func.sum(column), 0) for column in (
@@ -187,8 +185,8 @@ def _from_rollup(days, scope: Scope, type_id: int | None) -> dict[int, dict]:
                        resolved_by_second_contact=int(two))
         if row:
             out[t] = row
-    a = RollupAnswers
-    conditions = [in_days(a.day, days), a.moment_type_id.is_not(None), *_of_type(a.moment_type_id, type_id)]
+    a = rollup.RollupAnswers
+    conditions = [rollup.in_days(a.day, days), a.moment_type_id.is_not(None), *_of_type(a.moment_type_id, type_id)]
     if scope.segment is not None:
         conditions.append(a.segment == scope.segment)
     for t, kind, score, n in db.session.execute(
@@ -226,18 +224,11 @@ def _merge(total: dict[int, dict], part: dict[int, dict]) -> dict[int, dict]:
 def _raw(start, end, scope: Scope, type_id: int | None = None) -> dict[int, dict]:
     """Every touchpoint's counts in [start, end): {moment type id: {name: count}}; the whole
     local days the daily rollup holds are read from it (not for one customer), the rest live."""
-    from crm.insights import rollup
-
-    zone = setting("BABEL_DEFAULT_TIMEZONE", "UTC")
-    days = (rollup.whole_days(start, end, zone)
-            if setting("CRM_ROLLUPS", True) and scope.customer_id is None else None)
-    if days is None:
-        return _live(start, end, scope, type_id)
-    served, live = rollup.split_days(*days, zone)
+    served, live = rollup.plan(start, end, setting("BABEL_DEFAULT_TIMEZONE", "UTC"),
+                               usable=scope.customer_id is None)  # one customer: a handful of rows, live
     out = _from_rollup(served, scope, type_id) if served else {}
-    for first, last in live:
-        _merge(out, _live(local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone),
-                          scope, type_id))
+    for live_start, live_end in live:
+        _merge(out, _live(live_start, live_end, scope, type_id))
     return out
 
 

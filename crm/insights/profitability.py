@@ -20,8 +20,8 @@ from crm.customers.models import Customer, Purchase
 from crm.domain import N_, Cleaner, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
 from crm.insights import rollup
+from crm.insights.filters import Period, first_midnight_from, setting, today
 from crm.insights.models import CustomerDecision, TierChange, TierRuleSetting
-from crm.insights.services import Period, _first_midnight_from, setting, today
 from crm.insights.tier_rules import TierRule, clean_rule, cutoffs_from_sorted, tier_for
 from crm.moments.models import Moment
 from crm.pagination import Page, paginate
@@ -82,8 +82,8 @@ def profit_query(period: Period, currency: str):
     """SELECT id, name, tier, revenue, contact_cost, compensation_cost, profit for every
     customer over `period` (customers with nothing in it have zero everywhere)."""
     start, end = period.start, period.end
-    first_day: date = _first_midnight_from(start, period.zone)
-    end_day: date = _first_midnight_from(end, period.zone)
+    first_day: date = first_midnight_from(start, period.zone)
+    end_day: date = first_midnight_from(end, period.zone)
     revenue = (select(Purchase.customer_id.label("customer_id"), func.sum(Purchase.amount).label("amount"))
                .where(Purchase.currency == currency, Purchase.purchased_on >= first_day,
                       Purchase.purchased_on < end_day)

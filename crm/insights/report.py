@@ -93,8 +93,8 @@ def week_of(value, zone: str, now: datetime) -> date:
     if value is None or (isinstance(value, str) and not value.strip()):
         return last_complete_week(zone, now)
     c = Cleaner()
-    day = services._day(value)
-    if not services._is_date(day):
+    day = services.parse_day(value)
+    if not services.is_date(day):
         c.fail("week", N_("must be a date (YYYY-MM-DD)"))
     elif not services.EARLIEST_DAY + timedelta(days=14) <= day <= services.today(zone, now):
         c.fail("week", N_("must be between %(first)s and %(last)s"),

@@ -5,45 +5,46 @@ by a handful of values), so a report costs the same dozen queries however
 many rows there are. Date bucketing uses instant ranges computed here, never
 an engine's date functions, so SQLite and PostgreSQL give the same numbers.
 
-A period is the half-open range of instants [start, end). Filters on the
-contact (team, agent, channel, moment type) and on the customer (segment,
-tier) narrow every contact-based figure; the customer-based ones (revenue,
-churn, retention) follow the customer filters only, since a purchase or a
-lost customer belongs to no team or channel.
+Periods and filters are in `crm.insights.filters` (re-exported here, where the pages,
+the API and the report find them); churn and retention in `crm.insights.churn`.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, exists, func, or_, select, union
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, func, or_, select
 
-from crm.auth.models import Team, User
 from crm.compensations.models import Compensation
-from crm.customers.lifecycle import TIERS
-from crm.customers.models import Customer, Purchase, StageChange
-from crm.domain import N_, Cleaner, NotFound
+from crm.customers.models import Purchase
 from crm.extensions import db
 from crm.followups.models import SURVEY_KINDS, SurveyResponse
-from crm.insights import metrics
-from crm.insights.rollup import initial_stage
-from crm.moments.catalog import get_moment_type
-from crm.moments.models import CHANNELS, Commitment, Moment, MomentType
-from crm.queries import is_id
+from crm.insights import metrics, rollup
+from crm.insights.churn import churn, retention
+from crm.insights.filters import (  # noqa: F401  (re-exported: periods and filters are asked for here)
+    DEFAULT_DAYS,
+    EARLIEST_DAY,
+    Filters,
+    Period,
+    clean_filters,
+    contact_conditions,
+    count_if,
+    customer_conditions,
+    first_midnight_from,
+    is_date,
+    local_midnight,
+    make_period,
+    money,
+    parse_day,
+    rollup_conditions,
+    setting,
+    today,
+    within,
+)
+from crm.moments.models import Commitment, Moment
 
-MAX_DAYS = 366
-DEFAULT_DAYS = 30
-EARLIEST_DAY = date(1900, 1, 1)
-LATEST_DAY = date(2999, 12, 31)
-COHORT_MONTHS = 12
 DEFAULT_FCR_TARGET = 0.90
-CHURNED = "churned"
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 # The single figures of a period, in the order the page and the API show them;
@@ -58,206 +59,6 @@ FIGURES = (
     "contacts", "contact_cost", "cost_to_serve", "revenue", "purchases_other_currency",
     "customers_at_start", "customers_lost", "churn_rate", "cohort_customers", "cohort_retained", "retention",
 )
-
-
-# --- filters and periods ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Filters:
-    segment: str | None = None
-    tier: str | None = None
-    team_id: int | None = None
-    agent_id: int | None = None
-    channel: str | None = None
-    moment_type_id: int | None = None
-
-    @property
-    def on_contacts(self) -> bool:
-        return any(v is not None for v in (self.team_id, self.agent_id, self.channel, self.moment_type_id))
-
-    @property
-    def on_customers(self) -> bool:
-        return self.segment is not None or self.tier is not None
-
-    def as_dict(self) -> dict:
-        return {"segment": self.segment, "tier": self.tier, "team_id": self.team_id, "agent_id": self.agent_id,
-                "channel": self.channel, "moment_type_id": self.moment_type_id}
-
-
-def _digits(value):
-    """An id typed in a query string ("12") as the integer it is."""
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
-        return int(value.strip())
-    return value
-
-
-def _reference(c: Cleaner, field: str, value, model, message: str) -> int | None:
-    if value in (None, ""):
-        return None
-    value = _digits(value)
-    if not is_id(value) or db.session.get(model, value) is None:
-        c.fail(field, message)
-        return None
-    return value
-
-
-def clean_filters(data: Mapping | None) -> Filters:
-    """Check the filters a page or API call sent: every problem at once, as a ValidationFailed.
-
-    Keys: segment, tier, team_id, agent_id, channel and moment_type (an id or a
-    code; moment_type_id is accepted too). Empty values mean "any".
-    """
-    data = dict(data or {})
-    c = Cleaner()
-    segment = c.text("segment", data.get("segment"), max_len=60) or None
-    tier = c.choice("tier", data.get("tier") or None, TIERS, required=False)
-    channel = c.choice("channel", data.get("channel") or None, CHANNELS, required=False)
-    team_id = _reference(c, "team_id", data.get("team_id"), Team, N_("no such team"))
-    agent_id = _reference(c, "agent_id", data.get("agent_id"), User, N_("no such user"))
-    moment_type_id = None
-    ref = data.get("moment_type", data.get("moment_type_id"))
-    if isinstance(ref, str):
-        # A code is checked as text before it reaches a query: PostgreSQL refuses NUL bytes.
-        ref = c.text("moment_type", ref, max_len=40)
-    if ref not in (None, ""):
-        try:
-            moment_type_id = get_moment_type(_digits(ref)).id
-        except NotFound:
-            c.fail("moment_type", N_("no such moment type"))
-    c.check()
-    return Filters(segment=segment, tier=tier, team_id=team_id, agent_id=agent_id, channel=channel,
-                   moment_type_id=moment_type_id)
-
-
-def local_midnight(day: date, zone: str) -> datetime:
-    """The instant a local day starts in the company's time zone, in UTC."""
-    return datetime.combine(day, time(), tzinfo=ZoneInfo(zone)).astimezone(timezone.utc)
-
-
-def today(zone: str, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(zone)).date()
-
-
-@dataclass(frozen=True)
-class Period:
-    """Whole local days, first to last inclusive, in the company's time zone."""
-
-    first_day: date
-    last_day: date
-    zone: str
-
-    @property
-    def days(self) -> int:
-        return (self.last_day - self.first_day).days + 1
-
-    @property
-    def start(self) -> datetime:
-        return local_midnight(self.first_day, self.zone)
-
-    @property
-    def end(self) -> datetime:
-        """Exclusive: the midnight after the last day."""
-        return local_midnight(self.last_day + timedelta(days=1), self.zone)
-
-    def previous(self) -> Period:
-        """The same number of days just before, so trends compare like with like."""
-        return replace(self, first_day=self.first_day - timedelta(days=self.days),
-                       last_day=self.first_day - timedelta(days=1))
-
-
-def _is_date(value) -> bool:
-    return isinstance(value, date) and not isinstance(value, datetime)
-
-
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _day(value):
-    """A date as given: a date, an ISO "YYYY-MM-DD" string (read here), or nothing."""
-    if isinstance(value, str):
-        value = value.strip()
-        if not value:
-            return None
-        try:
-            return date.fromisoformat(value) if _ISO_DAY.fullmatch(value) else value
-        except ValueError:
-            return value
-    return value
-
-
-def make_period(first_day, last_day, zone: str, *, today_: date | None = None) -> Period:
-    """Check a period given as local dates (or "YYYY-MM-DD"). Missing ends default to the
-    last 30 days up to today: `last_day` to today, `first_day` to 29 days before the last day."""
-    c = Cleaner()
-    first_day, last_day = _day(first_day), _day(last_day)
-    if last_day is None and today_ is not None:
-        last_day = today_
-    if first_day is None and _is_date(last_day):
-        first_day = last_day - timedelta(days=DEFAULT_DAYS - 1)
-    for field, day in (("from", first_day), ("to", last_day)):
-        if not _is_date(day):
-            c.fail(field, N_("must be a date (YYYY-MM-DD)"))
-        elif not EARLIEST_DAY <= day <= LATEST_DAY:
-            c.fail(field, N_("must be between %(first)s and %(last)s"), first=EARLIEST_DAY.isoformat(),
-                   last=LATEST_DAY.isoformat())
-    c.check()
-    if last_day < first_day:
-        c.fail("to", N_("must not be before the start of the period"))
-    elif (last_day - first_day).days + 1 > MAX_DAYS:
-        c.fail("to", N_("a period can be at most %(max)d days long"), max=MAX_DAYS)
-    c.check()
-    return Period(first_day, last_day, zone)
-
-
-# --- conditions shared by the queries ---------------------------------------------------------
-
-def _contact_conditions(moment, f: Filters) -> list:
-    conditions = []
-    if f.channel is not None:
-        conditions.append(moment.channel == f.channel)
-    if f.agent_id is not None:
-        conditions.append(moment.staff_id == f.agent_id)
-    if f.moment_type_id is not None:
-        conditions.append(moment.moment_type_id == f.moment_type_id)
-    if f.team_id is not None:
-        conditions.append(moment.moment_type_id.in_(select(MomentType.id).where(MomentType.team_id == f.team_id)))
-    return conditions
-
-
-def _customer_conditions(customer_id, f: Filters) -> list:
-    if not f.on_customers:
-        return []
-    customers = select(Customer.id)
-    if f.segment is not None:
-        customers = customers.where(Customer.segment == f.segment)
-    if f.tier is not None:
-        customers = customers.where(Customer.tier == f.tier)
-    # "+ 0": the period's time range drives these queries; without it SQLite may start from
-    # the segment's customers and probe their rows one by one (seconds, not milliseconds).
-    return [(customer_id + 0).in_(customers)]
-
-
-def _on_customer(f: Filters) -> list:
-    """The customer filters, on the customers table itself."""
-    conditions = []
-    if f.segment is not None:
-        conditions.append(Customer.segment == f.segment)
-    if f.tier is not None:
-        conditions.append(Customer.tier == f.tier)
-    return conditions
-
-
-def _within(column, start: datetime, end: datetime):
-    return and_(column >= start, column < end)
-
-
-def _money(value) -> Decimal:
-    # SQLite sums NUMERIC as floating point: back to cents.
-    return Decimal(str(value or 0)).quantize(CENT)
-
-
-def _sum(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 # --- the figures: additive counts per family, then the figures from them ----------------------
@@ -288,12 +89,12 @@ def _live_counts(start, end, f: Filters, zone: str, currency: str) -> dict:
     """The counts of the instants [start, end), read from the source tables."""
     counts = _empty_counts()
     stmt = (select(SurveyResponse.kind, SurveyResponse.score, func.count())
-            .where(_within(SurveyResponse.answered_at, start, end),
-                   *_customer_conditions(SurveyResponse.customer_id, f))
+            .where(within(SurveyResponse.answered_at, start, end),
+                   *customer_conditions(SurveyResponse.customer_id, f))
             .group_by(SurveyResponse.kind, SurveyResponse.score))
     if f.on_contacts:
         # An answer about no particular contact cannot belong to a team or a channel.
-        stmt = stmt.join(Moment, Moment.id == SurveyResponse.moment_id).where(*_contact_conditions(Moment, f))
+        stmt = stmt.join(Moment, Moment.id == SurveyResponse.moment_id).where(*contact_conditions(Moment, f))
     for kind, score, count in db.session.execute(stmt):
         counts["answers"].setdefault(kind, {})[score] = count
 
@@ -302,101 +103,75 @@ def _live_counts(start, end, f: Filters, zone: str, currency: str) -> dict:
     # `resolved_contact`); an incident belongs to the team, agent, channel and type of its
     # first contact.
     counts["fcr"] = list(db.session.execute(
-        select(func.count(), _sum(Moment.resolved_contact == 1), _sum(Moment.resolved_contact <= 2))
-        .where(_within(Moment.resolved_at, start, end), *_contact_conditions(Moment, f),
-               *_customer_conditions(Moment.customer_id, f))).one())
+        select(func.count(), count_if(Moment.resolved_contact == 1), count_if(Moment.resolved_contact <= 2))
+        .where(within(Moment.resolved_at, start, end), *contact_conditions(Moment, f),
+               *customer_conditions(Moment.customer_id, f))).one())
 
     # Commitments that fell due in the period: kept on time, or not (breached, or met late
     # before the sweep came by). Open and paused ones are not decided yet.
     on_time = and_(Commitment.status == "met", Commitment.met_at <= Commitment.due_at)
     late = or_(Commitment.status == "breached", and_(Commitment.status == "met", Commitment.met_at > Commitment.due_at))
-    stmt = (select(Commitment.kind, _sum(on_time), _sum(late))
-            .where(_within(Commitment.due_at, start, end), *_customer_conditions(Commitment.customer_id, f))
+    stmt = (select(Commitment.kind, count_if(on_time), count_if(late))
+            .where(within(Commitment.due_at, start, end), *customer_conditions(Commitment.customer_id, f))
             .group_by(Commitment.kind))
     if f.on_contacts:
-        stmt = stmt.join(Moment, Moment.id == Commitment.moment_id).where(*_contact_conditions(Moment, f))
+        stmt = stmt.join(Moment, Moment.id == Commitment.moment_id).where(*contact_conditions(Moment, f))
     for kind, met, breached in db.session.execute(stmt):
         counts["sla"][kind] = [met, breached]
 
     compensations = (select(func.count(), func.coalesce(func.sum(Compensation.value), 0),
                             func.coalesce(func.sum(Compensation.cost), 0))
                      .select_from(Compensation)
-                     .where(Compensation.status == "issued", _within(Compensation.issued_at, start, end),
-                            *_customer_conditions(Compensation.customer_id, f)))
+                     .where(Compensation.status == "issued", within(Compensation.issued_at, start, end),
+                            *customer_conditions(Compensation.customer_id, f)))
     if f.on_contacts:
         compensations = compensations.join(Moment, Moment.id == Compensation.moment_id).where(
-            *_contact_conditions(Moment, f))
+            *contact_conditions(Moment, f))
     issued, value, cost = db.session.execute(compensations).one()
-    counts["compensations"] = [issued, _money(value), _money(cost)]
+    counts["compensations"] = [issued, money(value), money(cost)]
     contacts, contact_cost = db.session.execute(
         select(func.count(), func.coalesce(func.sum(Moment.cost), 0))
-        .where(_within(Moment.occurred_at, start, end), *_contact_conditions(Moment, f),
-               *_customer_conditions(Moment.customer_id, f))).one()
-    counts["contacts"] = [contacts, _money(contact_cost)]
+        .where(within(Moment.occurred_at, start, end), *contact_conditions(Moment, f),
+               *customer_conditions(Moment.customer_id, f))).one()
+    counts["contacts"] = [contacts, money(contact_cost)]
     counts["revenue"] = _revenue_counts(start, end, f, zone, currency)
     return counts
 
 
-def rollup_conditions(model, f: Filters) -> list:
-    """The filters on a rollup table's columns (the agent is not kept there)."""
-    conditions = []
-    if f.segment is not None:
-        conditions.append(model.segment == f.segment)
-    if f.tier is not None:
-        conditions.append(model.tier == f.tier)
-    if hasattr(model, "moment_type_id"):
-        if f.channel is not None:
-            conditions.append(model.channel == f.channel)
-        if f.moment_type_id is not None:
-            conditions.append(model.moment_type_id == f.moment_type_id)
-        if f.team_id is not None:
-            conditions.append(model.moment_type_id.in_(select(MomentType.id).where(MomentType.team_id == f.team_id)))
-    return conditions
-
-
 def _rollup_counts(days: list[date], f: Filters, currency: str) -> dict:
     """The counts of these local days, read from the daily rollup."""
-    from crm.insights.rollup import RollupAnswers, RollupFigures, RollupRevenue, in_days
-
     counts = _empty_counts()
-    r = RollupFigures
+    r = rollup.RollupFigures
     total = [func.coalesce(func.sum(column), 0) for column in (
         r.resolved, r.resolved_first, r.resolved_second, r.first_response_on_time, r.first_response_late,
         r.resolution_on_time, r.resolution_late, r.compensations, r.compensation_value, r.compensation_cost,
         r.contacts, r.contact_cost)]
-    row = db.session.execute(select(*total).where(in_days(r.day, days), *rollup_conditions(r, f))).one()
+    row = db.session.execute(select(*total).where(rollup.in_days(r.day, days), *rollup_conditions(r, f))).one()
     counts["fcr"] = [int(row[0]), int(row[1]), int(row[2])]
     counts["sla"] = {"first_response": [int(row[3]), int(row[4])], "resolution": [int(row[5]), int(row[6])]}
-    counts["compensations"] = [int(row[7]), _money(row[8]), _money(row[9])]
-    counts["contacts"] = [int(row[10]), _money(row[11])]
-    a = RollupAnswers
+    counts["compensations"] = [int(row[7]), money(row[8]), money(row[9])]
+    counts["contacts"] = [int(row[10]), money(row[11])]
+    a = rollup.RollupAnswers
     for kind, score, n in db.session.execute(
-            select(a.kind, a.score, func.sum(a.answers)).where(in_days(a.day, days), *rollup_conditions(a, f))
+            select(a.kind, a.score, func.sum(a.answers)).where(rollup.in_days(a.day, days), *rollup_conditions(a, f))
             .group_by(a.kind, a.score)):
         counts["answers"].setdefault(kind, {})[score] = int(n)
-    v = RollupRevenue
+    v = rollup.RollupRevenue
     ours = v.currency == currency
     amount, others = db.session.execute(
         select(func.coalesce(func.sum(case((ours, v.amount), else_=0)), 0),
                func.coalesce(func.sum(case((ours, 0), else_=v.purchases)), 0))
-        .where(in_days(v.day, days), *rollup_conditions(v, f))).one()
-    counts["revenue"] = [_money(amount), int(others)]
+        .where(rollup.in_days(v.day, days), *rollup_conditions(v, f))).one()
+    counts["revenue"] = [money(amount), int(others)]
     return counts
 
 
 def _counts(start, end, f: Filters, zone: str, currency: str) -> dict:
     """The counts of [start, end): whole local days the rollup holds from it, the rest live."""
-    from crm.insights import rollup
-
-    usable = setting("CRM_ROLLUPS", True) and f.agent_id is None and zone == rollup.company_zone()
-    days = rollup.whole_days(start, end, zone) if usable else None
-    if days is None:
-        return _live_counts(start, end, f, zone, currency)
-    served, live = rollup.split_days(*days, zone)
+    served, live = rollup.plan(start, end, zone, usable=f.agent_id is None)  # the rollup keeps no agent
     counts = _rollup_counts(served, f, currency) if served else _empty_counts()
-    for first, last in live:
-        _add_counts(counts, _live_counts(local_midnight(first, zone), local_midnight(last + timedelta(days=1), zone),
-                                         f, zone, currency))
+    for live_start, live_end in live:
+        _add_counts(counts, _live_counts(live_start, live_end, f, zone, currency))
     return counts
 
 
@@ -431,155 +206,19 @@ def _figures(counts: dict, target: float) -> dict:
     return out
 
 
-def _first_midnight_from(instant: datetime, zone: str) -> date:
-    """The first local day whose midnight is at or after `instant`."""
-    day = instant.astimezone(ZoneInfo(zone)).date()
-    return day if local_midnight(day, zone) >= instant else day + timedelta(days=1)
-
-
 def _revenue_counts(start, end, f: Filters, zone: str, currency: str) -> list:
     """Purchases carry a date, not an instant: a day counts when its local midnight is in
     the period. Only the company's currency is added up; others are counted apart."""
-    first_day, end_day = _first_midnight_from(start, zone), _first_midnight_from(end, zone)
+    first_day, end_day = first_midnight_from(start, zone), first_midnight_from(end, zone)
     ours = Purchase.currency == currency
     amount, others = db.session.execute(
-        select(func.coalesce(func.sum(case((ours, Purchase.amount), else_=0)), 0), _sum(~ours))
+        select(func.coalesce(func.sum(case((ours, Purchase.amount), else_=0)), 0), count_if(~ours))
         .where(Purchase.purchased_on >= first_day, Purchase.purchased_on < end_day,
-               *_customer_conditions(Purchase.customer_id, f))).one()
-    return [_money(amount), others]
-
-
-def _churned_at(instant: datetime):
-    """The customers whose stage just before `instant` was churned: their latest stage change
-    before it went to churned (or, with no change before it, they were created churned).
-
-    Only changes *to* churned are read, each checked for a later change through the
-    (customer, at) index, instead of ranking every customer's whole history.
-    """
-    later = aliased(StageChange)
-    latest_is_churn = select(StageChange.customer_id.label("customer_id")).where(
-        StageChange.to_stage == CHURNED, StageChange.at < instant,
-        ~exists().where(later.customer_id == StageChange.customer_id, later.at < instant,
-                        or_(later.at > StageChange.at, and_(later.at == StageChange.at, later.id > StageChange.id))))
-    no_history = select(Customer.id.label("customer_id")).where(
-        ~exists().where(StageChange.customer_id == Customer.id, StageChange.at < instant),
-        initial_stage() == CHURNED)
-    return union(latest_is_churn, no_history).subquery()
-
-
-def _stage_at(instant: datetime):
-    """A customer's stage just before `instant`: where their latest change before it went,
-    or, with none, the stage they were created in."""
-    latest = (select(StageChange.to_stage).where(StageChange.customer_id == Customer.id, StageChange.at < instant)
-              .order_by(StageChange.at.desc(), StageChange.id.desc()).limit(1).scalar_subquery())
-    return func.coalesce(latest, initial_stage())
-
-
-def _churn(start, end, f: Filters, zone: str) -> dict:
-    """Customers lost in the period ÷ customers at its start. The customers at the start are
-    those created before it whose stage then was not churned; a customer is lost when one
-    of them moved to churned during the period (once, however many times it happened).
-
-    The customers at the start come from the daily rollup when it holds every day before
-    the start (sums of customers created and of moves into and out of churned); the lost
-    ones are few and always read live."""
-    from crm.insights import rollup
-
-    before = rollup.customers_before(start, zone, _on_customer(f), rollup_conditions(rollup.RollupCustomers, f)) \
-        if setting("CRM_ROLLUPS", True) and zone == rollup.company_zone() else None
-    if before is not None:
-        at_start: dict = {}
-        for (segment, _cohort), (_created, present) in before.items():
-            at_start[segment] = at_start.get(segment, 0) + present
-        lost = dict(db.session.execute(
-            select(Customer.segment, func.count()).where(
-                Customer.id.in_(select(StageChange.customer_id).where(StageChange.to_stage == CHURNED,
-                                                                      _within(StageChange.at, start, end))),
-                Customer.created_at < start, _stage_at(start) != CHURNED, *_on_customer(f))
-            .group_by(Customer.segment)).all())
-        rows = [(segment, count, lost.get(segment, 0)) for segment, count in at_start.items() if count]
-        return _churn_figures(rows)
-    churned_then = _churned_at(start)
-    lost = (select(StageChange.customer_id).where(StageChange.to_stage == CHURNED,
-                                                  _within(StageChange.at, start, end))
-            .group_by(StageChange.customer_id).subquery())
-    rows = db.session.execute(
-        select(Customer.segment, func.count(), _sum(lost.c.customer_id.is_not(None)))
-        .select_from(Customer)
-        .outerjoin(churned_then, churned_then.c.customer_id == Customer.id)
-        .outerjoin(lost, lost.c.customer_id == Customer.id)
-        .where(Customer.created_at < start, churned_then.c.customer_id.is_(None), *_on_customer(f))
-        .group_by(Customer.segment)).all()
-    return _churn_figures(rows)
-
-
-def _churn_figures(rows) -> dict:
-    """From (segment, customers at the start, lost) rows."""
-    by_segment = [{"segment": segment, "at_start": count, "lost": lost_count,
-                   "rate": metrics.churn_rate(lost_count, count)}
-                  for segment, count, lost_count in sorted(rows, key=lambda r: (r[0] is None, r[0] or ""))]
-    at_start_total = sum(r["at_start"] for r in by_segment)
-    lost_total = sum(r["lost"] for r in by_segment)
-    return {"customers_at_start": at_start_total, "customers_lost": lost_total,
-            "churn_rate": metrics.churn_rate(lost_total, at_start_total), "churn_by_segment": by_segment}
-
-
-def _month_starts(end: datetime, zone: str, months: int = COHORT_MONTHS) -> list[date]:
-    """The first days of the `months` local months up to the one the period ends in."""
-    last = (end - timedelta(microseconds=1)).astimezone(ZoneInfo(zone)).date()
-    index = last.year * 12 + last.month - 1
-    return [date((i // 12), i % 12 + 1, 1) for i in range(index - months + 1, index + 1)]
-
-
-def _retention(end, f: Filters, zone: str) -> dict:
-    """Monthly signup cohorts of the last twelve months up to the period's end, and how
-    many of each were still customers (not churned) at that end (from the daily rollup
-    when it holds every day before the end)."""
-    from crm.insights import rollup
-
-    months = _month_starts(end, zone)
-    before = rollup.customers_before(end, zone, _on_customer(f), rollup_conditions(rollup.RollupCustomers, f)) \
-        if setting("CRM_ROLLUPS", True) and zone == rollup.company_zone() else None
-    if before is not None:
-        counts: dict = {}
-        for (_segment, cohort), (created, present) in before.items():
-            if cohort >= months[0]:
-                row = counts.setdefault(months.index(cohort), [0, 0])
-                row[0] += created
-                row[1] += present
-        return _retention_figures(months, counts)
-    bounds = [local_midnight(month, zone) for month in months]
-    churned_end = _churned_at(end)
-    cohort = case(*[(Customer.created_at < bound, i) for i, bound in enumerate(bounds[1:])],
-                  else_=len(bounds) - 1)
-    still = case((churned_end.c.customer_id.is_(None), 1), else_=0)
-    members = (select(cohort.label("cohort"), still.label("still"))
-               .select_from(Customer).outerjoin(churned_end, churned_end.c.customer_id == Customer.id)
-               .where(_within(Customer.created_at, bounds[0], end), *_on_customer(f)).subquery())
-    counts = {i: (n, kept) for i, n, kept in db.session.execute(
-        select(members.c.cohort, func.count(), func.sum(members.c.still)).group_by(members.c.cohort))}
-    return _retention_figures(months, counts)
-
-
-def _retention_figures(months: list[date], counts: dict) -> dict:
-    cohorts = []
-    for i, month in enumerate(months):
-        size, kept = counts.get(i, (0, 0))
-        cohorts.append({"month": month, "customers": size, "retained": int(kept or 0),
-                        "rate": metrics.retention(size, int(kept or 0))})
-    size = sum(c["customers"] for c in cohorts)
-    kept = sum(c["retained"] for c in cohorts)
-    return {"cohort_customers": size, "cohort_retained": kept, "retention": metrics.retention(size, kept),
-            "retention_by_cohort": cohorts}
+               *customer_conditions(Purchase.customer_id, f))).one()
+    return [money(amount), others]
 
 
 # --- the report ------------------------------------------------------------------------
-
-def setting(key: str, default):
-    """An app setting, or `default` outside an app (the pure tests)."""
-    from flask import current_app, has_app_context
-
-    return current_app.config.get(key, default) if has_app_context() else default
 
 
 def compute_metrics(period_start: datetime, period_end: datetime, filters: Filters | Mapping | None = None, *,
@@ -597,8 +236,8 @@ def compute_metrics(period_start: datetime, period_end: datetime, filters: Filte
     target = float(setting("CRM_FCR_TARGET", DEFAULT_FCR_TARGET) if fcr_target is None else fcr_target)
     result = {"start": period_start, "end": period_end, "currency": currency}
     result.update(_figures(_counts(period_start, period_end, f, zone, currency), target))
-    result.update(_churn(period_start, period_end, f, zone))
-    result.update(_retention(period_end, f, zone))
+    result.update(churn(period_start, period_end, f, zone))
+    result.update(retention(period_end, f, zone))
     return result
 
 
