@@ -76,6 +76,8 @@ class Compensation(db.Model):
     __table_args__ = (
         Index("ix_compensations_status_proposed", "status", "proposed_at"),
         Index("ix_compensations_customer_proposed", "customer_id", "proposed_at"),
+        # Compensations issued in a period (the rollup, the report) and the first one ever.
+        Index("ix_compensations_issued", "issued_at"),
     )
 
 

@@ -68,6 +68,8 @@ class StageChange(db.Model):
         Index("ix_stage_changes_customer_at", "customer_id", "at"),
         # "Who moved to churned (or at risk) in this period": the dashboard and churn.
         Index("ix_stage_changes_to_at", "to_stage", "at"),
+        # The first stage change ever (the rollup's first day) and changes in a period.
+        Index("ix_stage_changes_at", "at"),
     )
 
 
