@@ -39,6 +39,16 @@ LABELS = {
     "compensation_status": {
         "proposed": _l("Proposed"), "approved": _l("Approved"), "issued": _l("Issued"), "rejected": _l("Rejected"),
     },
+    # The lifecycle rules, as the stage history names the rule that moved a customer.
+    "rule": {
+        "first_purchase": _l("First purchase"),
+        "regular_purchases": _l("Regular purchases"),
+        "exclusive": _l("Buys only from us"),
+        "promoter": _l("Promoter who recommends us"),
+        "survey_detractor": _l("Detractor survey answer"),
+        "repeated_breaches": _l("Repeated broken commitments"),
+        "inactivity": _l("Inactivity"),
+    },
     "lane": {
         "physical_evidence": _l("Physical evidence"), "customer_action": _l("Customer actions"),
         "frontstage_action": _l("Frontstage actions"), "backstage_action": _l("Backstage actions"),

@@ -45,6 +45,12 @@ def test_seed_demo_is_realistic_and_idempotent(runner, app):
     with app.app_context():
         counts = dict(db.session.execute(select(Customer.stage, func.count()).group_by(Customer.stage)).all())
         assert set(counts) == set(STAGES) and min(counts.values()) == 40
+        # The demo starts as the lifecycle rules leave it: the first nightly run moves nobody.
+        from crm.customers.automation import apply_lifecycle_rules
+        from crm.types import utc_now as _now
+
+        assert apply_lifecycle_rules(_now()).customers == 0
+        db.session.rollback()
         phases = set(db.session.scalars(select(MomentType.phase)))
         assert phases == set(PHASES) and db.session.scalar(select(func.count(MomentType.id))) >= 8
         moments = db.session.scalar(select(func.count(Moment.id)))

@@ -298,3 +298,15 @@ def evaluate_customer(customer_id: int, now: datetime) -> Decision | None:
         return None
     _apply(moves, now)
     return moves[0].decision
+
+
+def after_contact(customer_id: int, moment_type_code: str, now: datetime) -> Decision | None:
+    """A contact of a referral type may complete the promoter rule (a promoter answer plus
+    a referral): apply the rules to that customer at once, as a survey answer does. Any
+    other contact changes nothing before the nightly run (one small read)."""
+    row = db.session.scalar(select(LifecycleRule).where(LifecycleRule.code == "promoter"))
+    enabled = True if row is None else bool(row.enabled)  # a missing row means its default: on
+    if not enabled or moment_type_code not in effective_params("promoter", row.params if row else None)[
+            "referral_types"]:
+        return None
+    return evaluate_customer(customer_id, now)

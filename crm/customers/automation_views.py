@@ -15,20 +15,13 @@ from crm.customers.automation_rules import RULES, RULES_BY_CODE
 from crm.domain import ValidationFailed
 from crm.extensions import db
 from crm.forms import BaseForm
+from crm.labels import LABELS
 from crm.types import utc_now
 from crm.web import apply_errors, role_required
 
 bp = Blueprint("lifecycle", __name__, url_prefix="/admin/lifecycle-rules")
 
-RULE_NAMES = {
-    "first_purchase": _l("First purchase"),
-    "regular_purchases": _l("Regular purchases"),
-    "exclusive": _l("Buys only from us"),
-    "promoter": _l("Promoter who recommends us"),
-    "survey_detractor": _l("Detractor survey answer"),
-    "repeated_breaches": _l("Repeated broken commitments"),
-    "inactivity": _l("Inactivity"),
-}
+RULE_NAMES = LABELS["rule"]
 RULE_HELP = {
     "first_purchase": _l("A prospect's first purchase makes them a new customer."),
     "regular_purchases": _l("At least this many purchases within the last days: stage Active, loyalty Regular."),

@@ -44,6 +44,8 @@ SERVICES_AND_PARTS = (
 PRICE_ENDINGS = (0, 50, 90, 95)
 # How many purchases after the first, per stage: (fewest, most). Prospects buy nothing,
 # new customers have made their first purchase only.
+THRIVING = ("active", "loyal", "promoter")
+RECENT_PURCHASE_DAYS = 120
 LATER_PURCHASES = {"active": (1, 4), "loyal": (3, 8), "promoter": (4, 10), "at_risk": (0, 3), "churned": (0, 2)}
 
 
@@ -126,7 +128,9 @@ class DemoGenerator:
         local = _ascii(f"{first}.{last.split()[0]}").lower().replace(" ", "")
         email = f"{local}{rng.randint(1, 9999)}@{rng.choice(EMAIL_DOMAINS)}" if rng.random() < 0.9 else None
         phone = fake.phone_number() if rng.random() < 0.85 else None
-        created = self.now - timedelta(days=rng.uniform(20 if stage == "prospect" else 60, 730))
+        # A new customer made their first purchase (half-way through their story) recently
+        # enough for the inactivity rule (180 days by default) not to call them lost.
+        created = self.now - timedelta(days=rng.uniform(20 if stage == "prospect" else 60, 300 if stage == "new" else 730))
         tier = rng.choices([t for t, _ in TIER_WEIGHTS], weights=[w for _, w in TIER_WEIGHTS])[0]
         customer_id = self.ids.customer
         self.ids.customer += 1
@@ -175,8 +179,12 @@ class DemoGenerator:
                 continue
             low, high = LATER_PURCHASES[info.stage]
             span = (until - first).total_seconds()
-            for _ in range(rng.randint(low, high)):
+            later = rng.randint(low, high)
+            for n in range(later):
                 bought = first + timedelta(seconds=span * rng.random())
+                if n == later - 1 and info.stage in THRIVING:
+                    # A customer who still buys bought lately: the inactivity rule leaves them be.
+                    bought = max(first, self.now - timedelta(days=RECENT_PURCHASE_DAYS * rng.random()))
                 bike = rng.random() < 0.08
                 rows.append(self._purchase(info, bought, BIKES if bike else SERVICES_AND_PARTS,
                                            self.bike_weights if bike else self.item_weights))

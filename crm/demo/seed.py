@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, text
 from crm.auth.models import Team, User
 from crm.calendars.services import arithmetic, default_calendar, save_calendar
 from crm.compensations.services import save_policy, set_goodwill_limit
+from crm.customers.automation import apply_lifecycle_rules
 from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageChange
 from crm.demo import catalog
 from crm.demo.generator import DemoGenerator, Ids, TypeInfo, activity_from_purchases
@@ -62,6 +63,8 @@ def seed_demo(*, customers: int, moments: int, seed: int, now: datetime) -> dict
     summary = load_customers_and_moments(
         now=now, seed=seed, customers=customers, moments=moments,
         staff_ids=[u.id for u in staff if u.role != "admin"], types=types)
+    # What the scheduler's first nightly run would do, so the demo starts as the rules leave it.
+    apply_lifecycle_rules(now)
     return {"teams": len(teams), "staff": len(staff), "calendars": 1, "moment types": len(types),
             "compensation policies": len(catalog.COMPENSATION_POLICIES), "email templates": len(templates),
             "follow-up rules": len(catalog.FOLLOWUP_RULES), **summary}

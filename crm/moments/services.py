@@ -11,6 +11,7 @@ from crm.auth.models import User
 from crm.calendars.models import Calendar
 from crm.calendars.services import arithmetic, default_calendar
 from crm.customers.models import Customer
+from crm.customers.automation import after_contact
 from crm.domain import N_, Cleaner, Conflict, NotFound
 from crm.extensions import db
 from crm.followups.services import schedule_after_moment
@@ -128,6 +129,7 @@ def log_moment(actor: User, data: dict, now: datetime) -> Moment:
     db.session.flush()
     schedule_after_moment(moment, now)
     audit.record(actor, "moment.logged", "moment", moment.id, now, customer_id=customer.id)
+    after_contact(customer.id, moment_type.code, now)
     return moment
 
 

@@ -130,3 +130,8 @@ def test_run_now_applies_the_rules(app, login, admin):
         assert db.session.get(Customer, customer_id).stage == "new"
         assert db.session.scalar(select(StageChange.rule).where(StageChange.customer_id == customer_id)) == \
             "first_purchase"
+    # The customer's history names the rule in words, in the reader's language.
+    history = text(b.get(f"/customers/{customer_id}"))
+    assert "rule: First purchase" in history and "first_purchase" not in history
+    b.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    assert "regla: Primera compra" in text(b.get(f"/customers/{customer_id}"))
