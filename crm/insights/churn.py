@@ -24,11 +24,17 @@ COHORT_MONTHS = 12
 CHURNED = "churned"
 
 
-def _before(instant: datetime, f: Filters, zone: str) -> dict | None:
-    """The rollup's customers before `instant`, or None when they must be counted live."""
+def _before(instant: datetime, f: Filters, zone: str, memo: dict | None) -> dict | None:
+    """The rollup's customers before `instant`, or None when they must be counted live.
+    `memo` keeps them for the caller: a report asks for its start twice (the current
+    period's churn, the previous period's retention)."""
     if not setting("CRM_ROLLUPS", True) or zone != company_zone():
         return None
-    return customers_before(instant, zone, on_customer(f), rollup_conditions(RollupCustomers, f))
+    memo = {} if memo is None else memo
+    key = (instant, zone, f.segment, f.tier)
+    if key not in memo:
+        memo[key] = customers_before(instant, zone, on_customer(f), rollup_conditions(RollupCustomers, f))
+    return memo[key]
 
 
 def churned_at(instant: datetime):
@@ -59,7 +65,7 @@ def stage_at(instant, otherwise=None):
     return func.coalesce(latest, initial_stage() if otherwise is None else otherwise)
 
 
-def churn(start, end, f: Filters, zone: str) -> dict:
+def churn(start, end, f: Filters, zone: str, memo: dict | None = None) -> dict:
     """Customers lost in the period ÷ customers at its start. The customers at the start are
     those created before it whose stage then was not churned; a customer is lost when one
     of them moved to churned during the period (once, however many times it happened).
@@ -67,7 +73,7 @@ def churn(start, end, f: Filters, zone: str) -> dict:
     The customers at the start come from the daily rollup when it holds every day before
     the start (sums of customers created and of moves into and out of churned); the lost
     ones are few and always read live."""
-    before = _before(start, f, zone)
+    before = _before(start, f, zone, memo)
     if before is not None:
         at_start: dict = {}
         for (segment, _cohort), (_created, present) in before.items():
@@ -112,12 +118,12 @@ def _month_starts(end: datetime, zone: str, months: int = COHORT_MONTHS) -> list
     return [date((i // 12), i % 12 + 1, 1) for i in range(index - months + 1, index + 1)]
 
 
-def retention(end, f: Filters, zone: str) -> dict:
+def retention(end, f: Filters, zone: str, memo: dict | None = None) -> dict:
     """Monthly signup cohorts of the last twelve months up to the period's end, and how
     many of each were still customers (not churned) at that end (from the daily rollup
     when it holds every day before the end)."""
     months = _month_starts(end, zone)
-    before = _before(end, f, zone)
+    before = _before(end, f, zone, memo)
     if before is not None:
         counts: dict = {}
         for (_segment, cohort), (created, present) in before.items():

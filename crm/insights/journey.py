@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from crm.customers.models import Customer
@@ -42,7 +42,7 @@ from crm.extensions import db
 from crm.followups.models import SurveyResponse
 from crm.followups.rules import emotion_for
 from crm.insights import metrics, rollup
-from crm.insights.filters import Period, make_period, setting, today
+from crm.insights.filters import Filters, Period, count_if, customer_conditions, make_period, setting, today, within
 from crm.moments.models import PHASES, Commitment, Moment, MomentType
 from crm.queries import is_id
 
@@ -77,21 +77,8 @@ def clean_scope(data: Mapping | None) -> Scope:
 
 
 def _customers(column, scope: Scope) -> list:
-    conditions = []
-    if scope.customer_id is not None:
-        conditions.append(column == scope.customer_id)
-    if scope.segment is not None:
-        # "+ 0": the period drives the query, not the segment's customers (see services).
-        conditions.append((column + 0).in_(select(Customer.id).where(Customer.segment == scope.segment)))
-    return conditions
-
-
-def _within(column, start: datetime, end: datetime):
-    return and_(column >= start, column < end)
-
-
-def _count_if(condition):
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    conditions = [] if scope.customer_id is None else [column == scope.customer_id]
+    return conditions + customer_conditions(column, Filters(segment=scope.segment))
 
 
 def _of_type(column, type_id: int | None) -> list:
@@ -104,7 +91,7 @@ def _contacts(start, end, scope, type_id) -> dict:
     rows = db.session.execute(
         select(Moment.moment_type_id, func.count(), func.coalesce(func.sum(Moment.cost), 0),
                func.coalesce(func.sum(Moment.emotion), 0), func.count(Moment.emotion))
-        .where(_within(Moment.occurred_at, start, end), *_customers(Moment.customer_id, scope),
+        .where(within(Moment.occurred_at, start, end), *_customers(Moment.customer_id, scope),
                *_of_type(Moment.moment_type_id, type_id))
         .group_by(Moment.moment_type_id))
     return {t: {"volume": n, "cost": Decimal(str(cost)).quantize(CENT), "logged_sum": int(esum),
@@ -115,7 +102,7 @@ def _answers(start, end, scope, type_id) -> dict:
     rows = db.session.execute(
         select(Moment.moment_type_id, SurveyResponse.kind, SurveyResponse.score, func.count())
         .join(Moment, Moment.id == SurveyResponse.moment_id)
-        .where(_within(SurveyResponse.answered_at, start, end), *_customers(SurveyResponse.customer_id, scope),
+        .where(within(SurveyResponse.answered_at, start, end), *_customers(SurveyResponse.customer_id, scope),
                *_of_type(Moment.moment_type_id, type_id))
         .group_by(Moment.moment_type_id, SurveyResponse.kind, SurveyResponse.score))
     out: dict = {}
@@ -132,9 +119,9 @@ def _service_levels(start, end, scope, type_id) -> dict:
     on_time = and_(Commitment.status == "met", Commitment.met_at <= Commitment.due_at)
     late = or_(Commitment.status == "breached", and_(Commitment.status == "met", Commitment.met_at > Commitment.due_at))
     rows = db.session.execute(
-        select(Moment.moment_type_id, _count_if(on_time), _count_if(late))
+        select(Moment.moment_type_id, count_if(on_time), count_if(late))
         .join(Moment, Moment.id == Commitment.moment_id)
-        .where(_within(Commitment.due_at, start, end), *_customers(Commitment.customer_id, scope),
+        .where(within(Commitment.due_at, start, end), *_customers(Commitment.customer_id, scope),
                *_of_type(Moment.moment_type_id, type_id))
         .group_by(Moment.moment_type_id))
     return {t: {"sla_met": met, "sla_breached": late_} for t, met, late_ in rows}
@@ -145,9 +132,9 @@ def _resolutions(start, end, scope, type_id) -> dict:
     and how many on the first contact or by the second (as kept on each incident's first
     contact: `Moment.resolved_at`, `resolved_contact`)."""
     rows = db.session.execute(
-        select(Moment.moment_type_id, func.count(), _count_if(Moment.resolved_contact == 1),
-               _count_if(Moment.resolved_contact <= 2))
-        .where(_within(Moment.resolved_at, start, end), *_customers(Moment.customer_id, scope),
+        select(Moment.moment_type_id, func.count(), count_if(Moment.resolved_contact == 1),
+               count_if(Moment.resolved_contact <= 2))
+        .where(within(Moment.resolved_at, start, end), *_customers(Moment.customer_id, scope),
                *_of_type(Moment.moment_type_id, type_id))
         .group_by(Moment.moment_type_id))
     return {t: {"incidents_resolved": n, "resolved_first_contact": one, "resolved_by_second_contact": two}

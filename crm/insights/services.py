@@ -222,11 +222,13 @@ def _revenue_counts(start, end, f: Filters, zone: str, currency: str) -> list:
 
 
 def compute_metrics(period_start: datetime, period_end: datetime, filters: Filters | Mapping | None = None, *,
-                    zone: str | None = None, currency: str | None = None, fcr_target: float | None = None) -> dict:
+                    zone: str | None = None, currency: str | None = None, fcr_target: float | None = None,
+                    memo: dict | None = None) -> dict:
     """Every experience figure for the instants [period_start, period_end).
 
     Rates are percentages at full precision, money is Decimal in cents of the company's
-    currency (CRM_CURRENCY); `filters` is a Filters or a mapping for `clean_filters`.
+    currency (CRM_CURRENCY); `filters` is a Filters or a mapping for `clean_filters`;
+    `memo`, shared by the calls of one report, keeps what two periods both ask for.
     """
     if period_start.tzinfo is None or period_end.tzinfo is None or not period_start < period_end:
         raise ValueError("a period needs aware instants, start before end")
@@ -236,8 +238,8 @@ def compute_metrics(period_start: datetime, period_end: datetime, filters: Filte
     target = float(setting("CRM_FCR_TARGET", DEFAULT_FCR_TARGET) if fcr_target is None else fcr_target)
     result = {"start": period_start, "end": period_end, "currency": currency}
     result.update(_figures(_counts(period_start, period_end, f, zone, currency), target))
-    result.update(churn(period_start, period_end, f, zone))
-    result.update(retention(period_end, f, zone))
+    result.update(churn(period_start, period_end, f, zone, memo))
+    result.update(retention(period_end, f, zone, memo))
     return result
 
 
@@ -254,7 +256,7 @@ def metrics_report(first_day, last_day, filters: Mapping | None, *, zone: str, n
     period = make_period(first_day, last_day, zone, today_=today(zone, now))
     f = clean_filters(filters)
     previous = period.previous()
-    options = {"zone": zone, "currency": currency, "fcr_target": fcr_target}
+    options = {"zone": zone, "currency": currency, "fcr_target": fcr_target, "memo": {}}
     report = compare(compute_metrics(period.start, period.end, f, **options),
                      compute_metrics(previous.start, previous.end, f, **options))
     report.update(period=period, previous_period=previous, filters=f, currency=report["current"]["currency"])

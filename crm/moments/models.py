@@ -145,7 +145,8 @@ class Moment(db.Model):
     __table_args__ = (
         Index("ix_moments_customer_occurred", "customer_id", "occurred_at"),
         Index("ix_moments_staff_occurred", "staff_id", "occurred_at"),
-        Index("ix_moments_resolved", "resolved_at", "resolved_contact"),
+        # Incidents resolved in a period, by customer (segment filters) and type (journey map).
+        Index("ix_moments_resolved", "resolved_at", "resolved_contact", "customer_id", "moment_type_id"),
         # Period figures (contacts, cost to serve, emotion per touchpoint, profit) read a range of days
         # and only these columns.
         Index("ix_moments_occurred", "occurred_at", "moment_type_id", "customer_id", "cost", "emotion"),
@@ -183,7 +184,8 @@ class Commitment(db.Model):
     __table_args__ = (
         UniqueConstraint("moment_id", "kind"),
         Index("ix_commitments_status_due", "status", "due_at"),
-        Index("ix_commitments_status_warn", "status", "warn_at"),
+        # Open commitments past their warning (the dashboard's "at risk"): covering, due_at included.
+        Index("ix_commitments_status_warn", "status", "warn_at", "due_at"),
         Index("ix_commitments_owner_status_due", "owner_id", "status", "due_at"),
         Index("ix_commitments_customer", "customer_id"),
         # Service-level compliance counts the commitments that fell due in a period.

@@ -271,3 +271,20 @@ def test_a_period_read_from_the_rollup_costs_the_same_few_queries_however_much_d
     large = count()
     assert len(small) == len(large) <= 16
     assert not any("FROM moments" in s for s in large)  # no contact is read: every day comes from the rollup
+
+
+def test_a_report_reads_the_customers_before_its_start_once(app, dataset, monkeypatch):
+    """The current period's start is the previous period's end: churn asks for it, retention
+    asks for it again, and the rollup is read once."""
+    from crm.insights import churn
+
+    refresh()
+    asked = []
+    real = churn.customers_before
+    monkeypatch.setattr(churn, "customers_before", lambda instant, *a, **k: asked.append(instant) or real(instant, *a, **k))
+    report = services.metrics_report(date(2026, 10, 1), date(2026, 10, 31), {"segment": "Particular"}, zone=ZONE,
+                                     now=NOW)
+    period = report["period"]
+    assert sorted(asked) == sorted({report["previous_period"].start, period.start, period.end})
+    assert report["current"]["customers_at_start"] == figures(
+        date(2026, 10, 1), date(2026, 10, 31), {"segment": "Particular"}, rollups=False, app=app)["customers_at_start"]
