@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
-from flask import current_app, g, has_request_context, request, session
+from flask import current_app, g, has_app_context, has_request_context, request, session
 from flask_babel import force_locale, get_locale, get_timezone, get_translations
 from flask_login import current_user
 
@@ -38,20 +38,40 @@ def select_timezone() -> str:
 # The filters call Babel directly with the request's locale and zone: Flask-Babel's
 # wrappers cost four times as much per call, and a page formats dozens of values.
 
+def request_locale():
+    """This request's (or job's) Babel locale, looked up once: Flask-Babel's get_locale
+    walks its context on every call, and a page asks a hundred times."""
+    if not has_app_context():
+        return get_locale()
+    locale = g.get("_crm_locale")
+    if locale is None:
+        locale = g._crm_locale = get_locale()
+    return locale
+
+
+def _request_zone():
+    zone = g.get("_crm_zone") if has_app_context() else None
+    if zone is None:
+        zone = get_timezone()
+        if has_app_context():
+            g._crm_zone = zone
+    return zone
+
+
 def money(value) -> str:
     if value is None:
         return ""
-    return babel_numbers.format_currency(Decimal(value), current_app.config["CRM_CURRENCY"], locale=get_locale())
+    return babel_numbers.format_currency(Decimal(value), current_app.config["CRM_CURRENCY"], locale=request_locale())
 
 
 def when(value: datetime | None, style: str = "medium") -> str:
     if not value:
         return ""
-    return babel_dates.format_datetime(value, style, tzinfo=get_timezone(), locale=get_locale())
+    return babel_dates.format_datetime(value, style, tzinfo=_request_zone(), locale=request_locale())
 
 
 def number(value) -> str:
-    return babel_numbers.format_decimal(value, locale=get_locale()) if value is not None else ""
+    return babel_numbers.format_decimal(value, locale=request_locale()) if value is not None else ""
 
 
 def _request_translations():
@@ -66,6 +86,7 @@ def _request_translations():
 def forget_translations() -> None:
     """Call after switching language inside one request or app context (force_locale)."""
     g.pop("_crm_translations", None)
+    g.pop("_crm_locale", None)
 
 
 @contextmanager
@@ -92,6 +113,9 @@ def init_app(app) -> None:
 
     # Jinja's newstyle wrappers still format %(name)s variables and escape as before.
     app.jinja_env.install_gettext_callables(_gettext, _ngettext, newstyle=True)
+    # Requests made inside an outer app context (tests, scripts) share its `g`: each one
+    # chooses its own language.
+    app.before_request(forget_translations)
     labels.init_app(app)
     app.jinja_env.filters.update(money=money, when=when, number=number)
-    app.jinja_env.globals.update(current_locale=lambda: str(get_locale()))
+    app.jinja_env.globals.update(current_locale=lambda: str(request_locale()))

@@ -1,9 +1,10 @@
 """What people read for each stored code, in their language."""
 from __future__ import annotations
 
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
+
+from crm.i18n import request_locale
 
 LABELS = {
     "stage": {
@@ -67,7 +68,7 @@ def label(group: str, value) -> str:
     if text is None:
         return str(value)
     # A customer page shows the same few labels a hundred times; gettext costs ~20 µs a call.
-    key = (str(get_locale()), group, value)
+    key = (str(request_locale()), group, value)
     if key not in _translated:
         _translated[key] = str(text)
     return _translated[key]
@@ -79,7 +80,7 @@ _emotion_options: dict[str, list[tuple[int, str, str]]] = {}
 
 def emotion_options() -> list[tuple[int, str, str]]:
     """(value, face, label) for each emotion, translated once per language."""
-    locale = str(get_locale())
+    locale = str(request_locale())
     if locale not in _emotion_options:
         _emotion_options[locale] = [(value, face, str(LABELS["emotion"][value])) for value, face in FACES.items()]
     return _emotion_options[locale]

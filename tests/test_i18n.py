@@ -51,17 +51,15 @@ def test_spanish_is_the_default_and_english_on_request(app):
 
 
 def test_money_numbers_and_dates_are_localised(app):
-    from flask_babel import force_locale
-
-    from crm.i18n import money, number, when
+    from crm.i18n import in_language, money, number, when
 
     instant = datetime(2026, 3, 5, 17, 30, tzinfo=timezone.utc)
     with app.test_request_context():
-        with force_locale("es"):
+        with in_language("es"):
             assert money(Decimal("1234.5")).replace("\xa0", " ") == "1.234,50 €"
             assert number(1234567) == "1.234.567"
             assert when(instant, "short") == "5/3/26, 18:30"  # Madrid is UTC+1 in March
-        with force_locale("en"):
+        with in_language("en"):
             assert money(Decimal("1234.5")) == "€1,234.50"
             assert number(1234567) == "1,234,567"
             assert when(instant, "short").startswith("3/5/26")

@@ -255,7 +255,7 @@ class TestTimeline:
         assert "Tardaron mucho" in html
         assert html.count("Detractor</mark>") == 1
         assert html.index("NPS survey answer: 3") < html.index("NPS survey answer: 10")  # newest first
-        assert "survey_detractor" in html  # the stage change the answer caused, by its rule
+        assert "rule: Detractor survey answer" in html  # the stage change the answer caused, by its rule
 
     def test_the_timeline_pages_over_survey_answers_too(self, app, ctx, agent, customer, templates):
         from crm.customers.services import get_customer, timeline
