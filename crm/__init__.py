@@ -63,12 +63,16 @@ def register_blueprints(app: Flask) -> None:
     from crm.compensations.views import bp as compensations_bp
     from crm.customers.automation_views import bp as lifecycle_bp
     from crm.customers.views import bp as customers_bp
+    from crm.exports.views import bp as exports_bp
+    from crm.feeds.views import bp as feeds_bp
     from crm.followups.views import bp as followups_bp
+    from crm.imports.views import bp as imports_bp
     from crm.insights.views import bp as insights_bp
     from crm.moments.views import bp as moments_bp
+    from crm.privacy.views import bp as privacy_bp
 
     for blueprint in (auth_bp, customers_bp, moments_bp, compensations_bp, admin_bp, followups_bp, insights_bp,
-                      charter_bp, lifecycle_bp):
+                      charter_bp, lifecycle_bp, imports_bp, exports_bp, privacy_bp, feeds_bp):
         app.register_blueprint(blueprint)
     register_api(app)
 

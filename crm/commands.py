@@ -216,3 +216,10 @@ def is_empty():
     from crm.auth.models import User
 
     raise SystemExit(0 if db.session.scalar(select(User.id).limit(1)) is None else 1)
+
+
+# Commands kept beside their feature register themselves on crm_cli when imported.
+from crm.exports import commands as _exports_commands  # noqa: E402,F401
+from crm.feeds import commands as _feeds_commands  # noqa: E402,F401
+from crm.imports import commands as _imports_commands  # noqa: E402,F401
+from crm.privacy import commands as _privacy_commands  # noqa: E402,F401

@@ -52,8 +52,23 @@ def api_blueprint(name: str, import_name: str, **options):
 
 
 def register_api(app) -> None:
-    from crm.api import compensations, customers, followups, impact, insights, lifecycle, moments, purchases, users
+    from crm.api import (
+        compensations,
+        customers,
+        exports,
+        feeds,
+        followups,
+        impact,
+        imports,
+        insights,
+        lifecycle,
+        moments,
+        privacy,
+        purchases,
+        users,
+    )
 
-    for module in (customers, moments, users, compensations, followups, purchases, insights, lifecycle, impact):
+    for module in (customers, moments, users, compensations, followups, purchases, insights, lifecycle, impact,
+                   imports, exports, privacy, feeds):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

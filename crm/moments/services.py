@@ -10,8 +10,8 @@ from crm import audit
 from crm.auth.models import User
 from crm.calendars.models import Calendar
 from crm.calendars.services import arithmetic, default_calendar
-from crm.customers.models import Customer
 from crm.customers.automation import after_contact
+from crm.customers.models import Customer
 from crm.domain import N_, Cleaner, Conflict, NotFound
 from crm.extensions import db
 from crm.followups.services import schedule_after_moment

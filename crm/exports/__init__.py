@@ -1,0 +1,1 @@
+"""Streaming CSV exports, and the backups of the whole database (issue 6)."""

@@ -1,0 +1,1 @@
+"""CSV imports of customers, purchases and moments (issue 6)."""

@@ -1,0 +1,4 @@
+"""`flask --app wsgi crm …` commands of crm.privacy (registered on the crm group on import)."""
+from __future__ import annotations
+
+from crm.commands import crm_cli  # noqa: F401
