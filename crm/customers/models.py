@@ -42,6 +42,8 @@ class Customer(db.Model):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # Set when the customer's personal data was erased on request (crm/privacy).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     owner: Mapped[User | None] = relationship()
 
@@ -99,6 +101,9 @@ class Purchase(db.Model):
     description: Mapped[str] = mapped_column(Text, default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # A row loaded from a CSV file carries a digest of its content: loading the same file
+    # again finds it and adds nothing (crm/imports).
+    import_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     customer: Mapped[Customer] = relationship()
 

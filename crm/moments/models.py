@@ -136,6 +136,8 @@ class Moment(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_contact: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    # A contact loaded from a CSV file carries a digest of its content (see Purchase.import_key).
+    import_key: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
 
     customer: Mapped[Customer] = relationship()
     moment_type: Mapped[MomentType] = relationship()
