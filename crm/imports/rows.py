@@ -1,0 +1,261 @@
+"""Checking one row of a file: text cells in, the values to store out, or the reasons it is refused.
+
+The checks are the services' own (the Cleaner, the email rules, the enumerations), on
+values read the way spreadsheets write them (crm.imports.reading). Nothing here touches
+the database: what rows refer to (users, moment types) comes in a `Lookups`.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from email_validator import EmailNotValidError, validate_email
+
+from crm.auth.services import normalise_email
+from crm.customers import search
+from crm.customers.lifecycle import CUSTOMER_LANGUAGES, LOYALTY_LEVELS, STAGES, TIERS
+from crm.customers.purchases import CENT, DESCRIPTION_MAX, EARLIEST, MAX_AMOUNT, currencies
+from crm.domain import N_, Cleaner, DomainError
+from crm.imports import reading
+from crm.moments.catalog import MAX_COST
+from crm.moments.models import CHANNELS, EMOTIONS, OUTCOMES
+from crm.moments.services import EARLIEST as EARLIEST_CONTACT
+from crm.moments.services import FUTURE_TOLERANCE, NOTES_MAX
+
+CHOICES = {"stage": STAGES, "loyalty": LOYALTY_LEVELS, "tier": TIERS, "language": CUSTOMER_LANGUAGES,
+           "channel": CHANNELS, "outcome": OUTCOMES}
+
+
+@dataclass
+class TypeInfo:
+    id: int
+    channel: str
+    cost: Decimal
+    active: bool
+
+
+@dataclass
+class Lookups:
+    """What rows refer to, loaded once per import."""
+
+    zone: ZoneInfo
+    currency: str
+    now: datetime
+    users: dict[str, int] = field(default_factory=dict)  # email → id
+    types: dict[str, TypeInfo] = field(default_factory=dict)  # code → type
+    # Codes by what people write for them ("Activo", "active", "ACTIVE"), per field.
+    aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+class RowRejected(Exception):
+    def __init__(self, errors: dict[str, DomainError]):
+        super().__init__(next(iter(errors.values())).message)
+        self.errors = errors
+
+
+def phone_key(phone: str | None) -> str | None:
+    """What two spellings of one phone share: its last nine digits ("+34 612 34 56 78" and
+    "612345678"), or all of them when shorter. The search index holds this very term."""
+    digits = search.phone_digits(phone or "")
+    return digits[-9:] if digits else None
+
+
+def _choice(c: Cleaner, lookups: Lookups, name: str, value: str):
+    if not value:
+        return None
+    code = lookups.aliases.get(name, {}).get(search.normalise(value), value)
+    return c.choice(name, code, CHOICES[name])
+
+
+def _date(c: Cleaner, lookups: Lookups, name: str, value: str, *, required=False) -> date | None:
+    if not value:
+        if required:
+            c.fail(name, N_("is required"))
+        return None
+    day = reading.parse_date(value, lookups.zone)
+    if day is None:
+        c.fail(name, N_("must be a date as dd/mm/yyyy or yyyy-mm-dd"))
+    return day
+
+
+def _instant(c: Cleaner, lookups: Lookups, name: str, value: str, *, required=False) -> datetime | None:
+    if not value:
+        if required:
+            c.fail(name, N_("is required"))
+        return None
+    instant = reading.parse_instant(value, lookups.zone)
+    if instant is None:
+        c.fail(name, N_("must be a date and time as dd/mm/yyyy hh:mm or ISO 8601"))
+        return None
+    instant = instant.astimezone(timezone.utc)
+    if not EARLIEST_CONTACT <= instant <= lookups.now + FUTURE_TOLERANCE:
+        c.fail(name, N_("cannot be in the future or before 2000"))
+        return None
+    return instant
+
+
+def _user(c: Cleaner, lookups: Lookups, name: str, value: str) -> int | None:
+    if not value:
+        return None
+    user_id = lookups.users.get(value.strip().lower())
+    if user_id is None:
+        c.fail(name, N_("no such user"))
+    return user_id
+
+
+# Plain ASCII addresses (nearly all of them) are checked here, and their domain once per
+# file by the email rules the customer service uses; anything else goes to those rules whole.
+_PLAIN_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+                          r"@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+@lru_cache(maxsize=4096)
+def _domain_ok(domain: str) -> bool:
+    try:
+        validate_email(f"x@{domain}", check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
+
+
+def clean_email(c: Cleaner, name: str, value: str) -> str | None:
+    """normalise_email(c, name, value, required=False), faster for plain addresses."""
+    text = value.strip()
+    match = _PLAIN_EMAIL.fullmatch(text)
+    if match and len(text) <= 254 and text.index("@") <= 64 and _domain_ok(match.group(1).lower()):
+        return text.lower()
+    return normalise_email(c, name, value, required=False)
+
+
+def _phone(c: Cleaner, name: str, value: str) -> str | None:
+    phone = c.text(name, value, max_len=40)
+    if phone and len(search.phone_digits(phone)) < 6:
+        c.fail(name, N_("is not a valid phone number"))
+        return None
+    return phone or None
+
+
+def _customer_ref(c: Cleaner, values: dict) -> tuple[str | None, str | None]:
+    email = clean_email(c, "customer_email", values.get("customer_email", ""))
+    phone = _phone(c, "customer_phone", values.get("customer_phone", ""))
+    if not email and not phone and "customer_email" not in c.errors and "customer_phone" not in c.errors:
+        c.fail("customer_email", N_("give the customer's email or phone"))
+    return email, phone_key(phone)
+
+
+def one_line(text: str) -> str:
+    """A quoted newline inside a one-line field (a company on two lines) becomes a space."""
+    return " ".join(text.split()) if ("\n" in text or "\r" in text) else text
+
+
+def _check(c: Cleaner) -> None:
+    if c.errors:
+        raise RowRejected(c.errors)
+
+
+def check_customer(values: dict[str, str], lookups: Lookups) -> dict:
+    """The customer fields a row gives (empty cells are left out: they change nothing)."""
+    c = Cleaner()
+    out: dict = {"name": c.text("name", one_line(values.get("name", "")), max_len=200, required=True)}
+    if text := values.get("email"):
+        out["email"] = clean_email(c, "email", text)
+    if phone := values.get("phone"):
+        out["phone"] = _phone(c, "phone", phone)
+    for key, max_len in (("company", 200), ("segment", 60)):
+        if text := values.get(key):
+            out[key] = c.text(key, one_line(text), max_len=max_len) or None
+    for key in ("stage", "loyalty", "tier", "language"):
+        if text := values.get(key):
+            out[key] = _choice(c, lookups, key, text)
+    if (text := values.get("marketing_consent")) is not None and text != "":
+        consent = reading.parse_bool(text)
+        if consent is None:
+            c.fail("marketing_consent", N_("must be yes or no"))
+        out["marketing_consent"] = consent
+    if text := values.get("owner_email"):
+        out["owner_id"] = _user(c, lookups, "owner_email", text)
+    if text := values.get("renewal_date"):
+        out["renewal_date"] = _date(c, lookups, "renewal_date", text)
+    if text := values.get("created_at"):
+        created = _instant(c, lookups, "created_at", text)
+        if created is not None:
+            out["created_at"] = created
+    _check(c)
+    return out
+
+
+def check_purchase(values: dict[str, str], lookups: Lookups) -> dict:
+    c = Cleaner()
+    email, phone = _customer_ref(c, values)
+    amount = None
+    text = values.get("amount", "")
+    if not text:
+        c.fail("amount", N_("is required"))
+    else:
+        amount = reading.parse_decimal(text)
+        if amount is None:
+            c.fail("amount", N_("must be a number"))
+        elif not amount.is_finite() or amount <= 0 or amount > MAX_AMOUNT:
+            c.fail("amount", N_("must be more than 0 and at most %(max)s"), max=MAX_AMOUNT)
+        elif amount != amount.quantize(CENT):
+            c.fail("amount", N_("must have at most two decimals"))
+    currency = (values.get("currency") or lookups.currency).strip().upper()
+    if currency not in currencies():
+        c.fail("currency", N_("must be a currency code such as EUR or USD"))
+    day = _date(c, lookups, "purchased_on", values.get("purchased_on", ""), required=True)
+    if day is not None and not EARLIEST <= day <= lookups.now.astimezone(timezone.utc).date() + timedelta(days=1):
+        c.fail("purchased_on", N_("cannot be in the future or before 2000"))
+    description = c.text("description", one_line(values.get("description", "")), max_len=DESCRIPTION_MAX) or ""
+    _check(c)
+    return {"email": email, "phone": phone, "amount": amount.quantize(CENT), "currency": currency,
+            "purchased_on": day, "description": description}
+
+
+def check_moment(values: dict[str, str], lookups: Lookups) -> dict:
+    c = Cleaner()
+    email, phone = _customer_ref(c, values)
+    code = values.get("moment_type", "").strip()
+    moment_type = lookups.types.get(code)
+    if not code:
+        c.fail("moment_type", N_("is required"))
+    elif moment_type is None:
+        c.fail("moment_type", N_("no such moment type"))
+    elif not moment_type.active:
+        c.fail("moment_type", N_("this moment type is no longer in use"))
+    occurred_at = _instant(c, lookups, "occurred_at", values.get("occurred_at", ""), required=True)
+    channel = _choice(c, lookups, "channel", values.get("channel", ""))
+    outcome = _choice(c, lookups, "outcome", values.get("outcome", "")) or "pending"
+    emotion = None
+    if text := values.get("emotion", ""):
+        emotion = int(text) if text.lstrip("+-").isdigit() and len(text) < 4 else None
+        if emotion not in EMOTIONS:
+            c.fail("emotion", N_("must be a whole number from -2 to 2"))
+    cost = None
+    if text := values.get("cost", ""):
+        cost = reading.parse_decimal(text)
+        if cost is None or not cost.is_finite() or not 0 <= cost <= MAX_COST:
+            c.fail("cost", N_("must be between %(min)s and %(max)s"), min=0, max=MAX_COST)
+            cost = None
+        elif cost != cost.quantize(CENT):
+            c.fail("cost", N_("must have at most two decimals"))
+    staff_id = _user(c, lookups, "staff_email", values.get("staff_email", ""))
+    notes = c.text("notes", values.get("notes", ""), max_len=NOTES_MAX, multiline=True) or ""
+    _check(c)
+    return {"email": email, "phone": phone, "type_id": moment_type.id,
+            "channel": channel or moment_type.channel, "occurred_at": occurred_at, "staff_id": staff_id,
+            "emotion": emotion, "outcome": outcome,
+            "cost": (moment_type.cost if cost is None else cost).quantize(CENT), "notes": notes}
+
+
+CHECKS = {"customers": check_customer, "purchases": check_purchase, "moments": check_moment}
+
+
+def digest(kind: str, *parts) -> str:
+    """The import key: what makes a purchase or contact the same when its file is loaded again."""
+    text = "\x1f".join("" if p is None else str(p) for p in (kind, *parts))
+    return hashlib.sha256(text.encode()).hexdigest()

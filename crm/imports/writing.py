@@ -1,0 +1,382 @@
+"""Writing one batch of checked rows: find what exists, then bulk inserts and updates.
+
+Per batch there is one query for the customers the rows name (by email, and by phone
+through the search index) and, for purchases and contacts, one for the import keys
+already stored; new rows go in with executemany. Nothing commits here: the caller
+commits at the batch boundary. Core statements skip the ORM's flush hook, so the
+rollup's days are marked explicitly (crm.insights.rollup.marking).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, time, timezone
+
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+
+from crm.customers import search
+from crm.customers.lifecycle import DEFAULT_TIER
+from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageChange
+from crm.domain import N_, DomainError
+from crm.extensions import db
+from crm.imports.rows import digest, phone_key
+from crm.insights.rollup.marking import mark_customers, mark_instants
+from crm.moments.models import Moment
+from crm.types import UTCDateTime
+
+CUSTOMER_COLUMNS = ("name", "email", "phone", "company", "segment", "stage", "loyalty", "tier", "language",
+                    "marketing_consent", "owner_id", "renewal_date")
+NEW_CUSTOMER = {"email": None, "phone": None, "company": None, "segment": None, "stage": "prospect",
+                "loyalty": "occasional", "tier": DEFAULT_TIER, "language": "es", "marketing_consent": False,
+                "renewal_date": None}
+SEARCHED = {"name", "company", "email", "phone"}
+IMPORTED = "imported"  # the reason on stage changes an import makes
+
+
+@dataclass
+class Item:
+    line: int
+    cells: list[str]
+    record: dict
+
+
+@dataclass
+class BatchResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[tuple[Item, dict[str, DomainError]]] = field(default_factory=list)
+
+
+class CustomerIndex:
+    """The customers a batch names, found by email first, else by phone."""
+
+    def __init__(self):
+        self.by_email: dict[str, dict] = {}
+        self.by_phone: dict[str, list[dict]] = {}
+        self.by_name: dict[str, dict] = {}  # customers with neither email nor phone
+
+    def add(self, customer: dict) -> None:
+        if customer.get("email"):
+            self.by_email.setdefault(customer["email"], customer)
+        key = phone_key(customer.get("phone"))
+        if key:
+            self.by_phone.setdefault(key, []).append(customer)
+        if not customer.get("email") and not key and customer.get("name"):
+            self.by_name.setdefault(search.sort_key(customer["name"]), customer)
+
+    def all(self) -> list[dict]:
+        unique: dict[int, dict] = {}
+        for customer in (*self.by_email.values(), *(c for cs in self.by_phone.values() for c in cs),
+                         *self.by_name.values()):
+            unique.setdefault(id(customer), customer)
+        return list(unique.values())
+
+    def match(self, email: str | None, key: str | None, name: str | None = None) -> dict | None:
+        """By email; else by phone, unless the row's email says it is someone else sharing
+        that phone (a company's switchboard): a customer with another email is not them.
+        A row with neither finds a customer with neither by name, so its file imports twice
+        without doubling them."""
+        if not email and not key:
+            customer = self.by_name.get(search.sort_key(name)) if name else None
+            return customer if customer and not customer.get("email") and not customer.get("phone") else None
+        if email and email in self.by_email:
+            return self.by_email[email]
+        for customer in self.by_phone.get(key, ()) if key else ():
+            if not email or not customer.get("email") or customer["email"] == email:
+                return customer
+        return None
+
+
+def find_customers(emails: set[str], keys: set[str], columns=("id", "email", "phone"),
+                   names: set[str] = frozenset()) -> CustomerIndex:
+    """One query: the (not erased) customers with these emails or phone keys (or, without
+    either, these names), oldest first."""
+    index = CustomerIndex()
+    table = Customer.__table__
+    conditions = []
+    if emails:
+        conditions.append(table.c.email.in_(sorted(emails)))
+    if keys:
+        conditions.append(table.c.id.in_(
+            select(CustomerSearchTerm.customer_id).where(CustomerSearchTerm.term.in_(sorted(keys)))))
+    if names:
+        conditions.append(and_(table.c.sort_name.in_(sorted(names)), table.c.email.is_(None),
+                               table.c.phone.is_(None)))
+    if not conditions:
+        return index
+    stmt = (select(*(table.c[name] for name in columns))
+            .where(table.c.erased_at.is_(None), or_(*conditions)).order_by(table.c.id))
+    for row in db.session.execute(stmt).mappings():
+        index.add(dict(row))
+    return index
+
+
+def insert_returning_ids(table, rows: list[dict]) -> list[int]:
+    """Insert many rows and return their new ids, in the order of `rows`.
+
+    PostgreSQL answers one batched INSERT … RETURNING in parameter order. SQLite cannot
+    promise that order, and SQLAlchemy would then insert row by row (ten times slower);
+    but SQLite gives a rowid table's new row max(id) + 1, and the first INSERT takes the
+    database's one write lock until commit, so a batch's ids are consecutive and the
+    last one is max(id)."""
+    if db.session.get_bind().dialect.name != "sqlite":
+        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(db.session.execute(stmt, rows).scalars())
+    db.session.execute(insert(table), rows)
+    last = db.session.scalar(select(func.max(table.c.id)))
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+def _terms(customer: dict) -> list[dict]:
+    return [{"term": t, "customer_id": customer["id"]}
+            for t in sorted(search.terms_for(customer["name"], customer["company"], customer["email"],
+                                             customer["phone"]))]
+
+
+class CustomerWriter:
+    """Creates customers the file has and the database has not; updates the others."""
+
+    def __init__(self, actor_id: int | None, now: datetime, dry_run: bool):
+        self.actor_id, self.now, self.dry_run = actor_id, now, dry_run
+        # A dry run writes nothing, so customers it would create in one batch are not found by
+        # the next batch's query: remember them (a digest per email and phone, not the rows).
+        self.would_create: dict[str, bytes] = {}
+
+    def write(self, items: list[Item]) -> BatchResult:
+        result = BatchResult()
+        emails = {i.record["email"] for i in items if i.record.get("email")}
+        keys = {k for i in items if (k := phone_key(i.record.get("phone")))}
+        names = {search.sort_key(i.record["name"]) for i in items
+                 if not i.record.get("email") and not i.record.get("phone")}
+        index = find_customers(emails, keys, ("id", *CUSTOMER_COLUMNS), names)
+        for customer in index.all():
+            customer["_was"] = dict(customer)
+        created: list[dict] = []
+        for item in items:
+            record = item.record
+            email, key = record.get("email"), phone_key(record.get("phone"))
+            target = index.match(email, key, record["name"])
+            if target is None and self.dry_run and self._seen_in_dry_run(record, email, key, result):
+                continue
+            if target is None:
+                target = {**NEW_CUSTOMER, "owner_id": self.actor_id, "created_at": self.now, "id": None}
+                target.update(record)
+                target["_record"] = record
+                created.append(target)
+                index.add(target)
+                result.created += 1
+                continue
+            changed = {k: v for k, v in record.items() if k != "created_at" and target.get(k) != v}
+            if "phone" in changed and phone_key(changed["phone"]) == phone_key(target.get("phone")):
+                del changed["phone"]  # the same phone written another way: keep how it was written
+            if changed:
+                target.update(changed)
+                target["_record"] = record
+                index.add(target)  # a new email or phone finds it for the rows that follow
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        if self.dry_run:
+            for customer in created:
+                self._remember(customer)
+            return result
+        updated = [c for c in index.all() if c.get("_was") and _diff(c)]
+        self._insert(created)
+        self._update(updated)
+        return result
+
+    def _seen_in_dry_run(self, record, email, key, result) -> bool:
+        seen = self.would_create.get(f"e:{email}") if email else None
+        seen = seen or (self.would_create.get(f"p:{key}") if key else None)
+        if not email and not key:
+            seen = self.would_create.get(f"n:{search.sort_key(record['name'])}")
+        if seen is None:
+            return False
+        if seen == _record_digest(record):
+            result.unchanged += 1
+        else:
+            result.updated += 1
+        return True
+
+    def _remember(self, customer: dict) -> None:
+        mark = _record_digest(customer["_record"])  # the last row that made or changed it
+        if customer.get("email"):
+            self.would_create[f"e:{customer['email']}"] = mark
+        if key := phone_key(customer.get("phone")):
+            self.would_create[f"p:{key}"] = mark
+        if not customer.get("email") and not customer.get("phone"):
+            self.would_create[f"n:{search.sort_key(customer['name'])}"] = mark
+
+    def _insert(self, created: list[dict]) -> None:
+        if not created:
+            return
+        rows = [{**{k: c[k] for k in CUSTOMER_COLUMNS}, "sort_name": search.sort_key(c["name"]),
+                 "created_at": c["created_at"], "updated_at": self.now} for c in created]
+        ids = insert_returning_ids(Customer.__table__, rows)
+        for customer, new_id in zip(created, ids, strict=True):
+            customer["id"] = new_id
+        # In index order: neighbouring inserts touch the same pages of the term index.
+        terms = sorted((t for c in created for t in _terms(c)), key=lambda t: t["term"])
+        db.session.execute(insert(CustomerSearchTerm.__table__), terms)
+        db.session.execute(insert(StageChange.__table__), [
+            {"customer_id": c["id"], "from_stage": None, "to_stage": c["stage"], "at": c["created_at"],
+             "user_id": self.actor_id, "rule": None, "reason": IMPORTED} for c in created])
+        mark_instants({c["created_at"] for c in created})
+
+    def _update(self, updated: list[dict]) -> None:
+        if not updated:
+            return
+        rows, moves, reindex, regrouped = [], [], [], []
+        for customer in updated:
+            diff = _diff(customer)
+            row = {"id": customer["id"], **diff, "updated_at": self.now}
+            if "name" in diff:
+                row["sort_name"] = search.sort_key(customer["name"])
+            rows.append(row)
+            if "stage" in diff:
+                moves.append({"customer_id": customer["id"], "from_stage": customer["_was"]["stage"],
+                              "to_stage": customer["stage"], "at": self.now, "user_id": self.actor_id,
+                              "rule": None, "reason": IMPORTED})
+            if diff.keys() & SEARCHED:
+                reindex.append(customer)
+            if diff.keys() & {"segment", "tier"}:
+                regrouped.append(customer["id"])
+        # Their figures move between the rollup's segment and tier rows: mark before the change.
+        mark_customers(regrouped)
+        db.session.execute(update(Customer), rows)  # by primary key, grouped by the columns given
+        if moves:
+            db.session.execute(insert(StageChange.__table__), moves)
+            mark_instants({self.now})
+        if reindex:
+            ids = [c["id"] for c in reindex]
+            db.session.execute(delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id.in_(ids)))
+            db.session.execute(insert(CustomerSearchTerm.__table__), [t for c in reindex for t in _terms(c)])
+
+
+def _diff(customer: dict) -> dict:
+    was = customer["_was"]
+    return {k: customer[k] for k in CUSTOMER_COLUMNS if customer[k] != was[k]}
+
+
+def _record_digest(record: dict) -> bytes:
+    return hashlib.blake2b(repr(sorted(record.items())).encode(), digest_size=8).digest()
+
+
+def _refs_of(items: list[Item]) -> CustomerIndex:
+    return find_customers({i.record["email"] for i in items if i.record["email"]},
+                          {i.record["phone"] for i in items if i.record["phone"]})
+
+
+def _no_customer(item: Item) -> dict[str, DomainError]:
+    name = "customer_email" if item.record["email"] else "customer_phone"
+    return {name: DomainError(N_("no such customer"), name)}
+
+
+def _existing_keys(model, keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    return set(db.session.scalars(select(model.import_key).where(model.import_key.in_(keys))))
+
+
+def _move_activity(latest: dict[int, datetime]) -> None:
+    """Move each customer's last activity forward to `at`, never back (one executemany)."""
+    if not latest:
+        return
+    table = Customer.__table__
+    at = bindparam("at", type_=UTCDateTime())
+    db.session.execute(
+        update(table).where(table.c.id == bindparam("cid"),
+                            or_(table.c.last_activity_at.is_(None), table.c.last_activity_at < at))
+        .values(last_activity_at=at),
+        [{"cid": cid, "at": when} for cid, when in sorted(latest.items())])
+
+
+class HistoryWriter:
+    """Purchases and contacts: stored once per content (the import key), never updated."""
+
+    model = None
+
+    def __init__(self, actor_id: int | None, now: datetime, dry_run: bool):
+        self.actor_id, self.now, self.dry_run = actor_id, now, dry_run
+        self.would_create: set[str] = set()  # dry runs only: keys earlier batches would insert
+
+    def write(self, items: list[Item]) -> BatchResult:
+        result = BatchResult()
+        index = _refs_of(items)
+        keyed: list[tuple[Item, int, str]] = []
+        for item in items:
+            customer = index.match(item.record["email"], item.record["phone"])
+            if customer is None:
+                result.rejected.append((item, _no_customer(item)))
+                continue
+            keyed.append((item, customer["id"], self.key(item.record, customer["id"])))
+        known = _existing_keys(self.model, [k for _, _, k in keyed]) | self.would_create
+        new: list[tuple[dict, int, str]] = []
+        for item, customer_id, key in keyed:
+            if key in known:
+                result.unchanged += 1
+                continue
+            known.add(key)
+            new.append((item.record, customer_id, key))
+            result.created += 1
+        if self.dry_run:
+            self.would_create.update(k for _, _, k in new)
+        elif new:
+            self.insert(new)
+        return result
+
+
+class PurchaseWriter(HistoryWriter):
+    model = Purchase
+
+    def key(self, r: dict, customer_id: int) -> str:
+        return digest("purchase", customer_id, r["purchased_on"].isoformat(), r["amount"], r["currency"],
+                      r["description"])
+
+    def insert(self, new) -> None:
+        db.session.execute(insert(Purchase.__table__), [
+            {"customer_id": cid, "amount": r["amount"], "currency": r["currency"], "purchased_on": r["purchased_on"],
+             "description": r["description"], "created_by_id": self.actor_id, "created_at": self.now,
+             "import_key": key} for r, cid, key in new])
+        # A purchase is activity on its day (as crm.customers.purchases records it).
+        latest: dict[int, datetime] = {}
+        for r, cid, _ in new:
+            at = min(datetime.combine(r["purchased_on"], time.min, tzinfo=timezone.utc), self.now)
+            if cid not in latest or latest[cid] < at:
+                latest[cid] = at
+        _move_activity(latest)
+        mark_instants({r["purchased_on"] for r, _, _ in new})
+
+
+class MomentWriter(HistoryWriter):
+    """Imported contacts are history: each is its own incident and makes no commitments
+    and sends no follow-ups."""
+
+    model = Moment
+
+    def key(self, r: dict, customer_id: int) -> str:
+        return digest("moment", customer_id, r["type_id"], r["occurred_at"].isoformat(), r["channel"],
+                      r["staff_id"], r["emotion"], r["outcome"], r["cost"], r["notes"])
+
+    def insert(self, new) -> None:
+        table = Moment.__table__
+        ids = insert_returning_ids(table, [
+            {"customer_id": cid, "moment_type_id": r["type_id"], "channel": r["channel"],
+             "staff_id": r["staff_id"] or self.actor_id, "occurred_at": r["occurred_at"], "emotion": r["emotion"],
+             "notes": r["notes"], "cost": r["cost"], "outcome": r["outcome"], "created_at": self.now,
+             "import_key": key} for r, cid, key in new])
+        resolved = table.c.outcome == "resolved"
+        db.session.execute(update(table).where(table.c.id.in_(ids)).values(
+            incident_id=table.c.id,
+            resolved_at=case((resolved, table.c.occurred_at), else_=None),
+            resolved_contact=case((resolved, 1), else_=None)))
+        latest: dict[int, datetime] = {}
+        for r, cid, _ in new:
+            if cid not in latest or latest[cid] < r["occurred_at"]:
+                latest[cid] = r["occurred_at"]
+        _move_activity(latest)
+        mark_instants({r["occurred_at"] for r, _, _ in new})
+
+
+WRITERS = {"customers": CustomerWriter, "purchases": PurchaseWriter, "moments": MomentWriter}

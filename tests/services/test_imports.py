@@ -1,0 +1,388 @@
+"""CSV imports through the service: files as real users' spreadsheets write them."""
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from crm.auth.models import User
+from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageChange
+from crm.domain import ValidationFailed
+from crm.extensions import db
+from crm.imports import reading, services, writing
+from crm.insights.rollup.models import RollupDirty
+from crm.moments.models import Commitment, Moment
+from tests.conftest import NOW
+
+CUSTOMERS_HEADER = "name;email;phone;company;segment;stage;loyalty;tier;language;marketing_consent;owner_email;created_at"
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context whose reader asks for English, so the reasons read as below."""
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        yield
+        db.session.rollback()
+
+
+def csv_bytes(lines: list[str], *, encoding="utf-8-sig", newline="\r\n") -> bytes:
+    return newline.join(lines).encode(encoding) + newline.encode()
+
+
+def run(kind, data: bytes, actor_id, **kw):
+    actor = db.session.get(User, actor_id)
+    commit = kw.pop("commit", db.session.commit)
+    summary = services.run_import(kind, io.BytesIO(data), actor=actor, now=NOW, commit=commit, **kw)
+    if not kw.get("dry_run"):
+        db.session.commit()
+    return summary
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def customer_by_email(email):
+    return db.session.scalar(select(Customer).where(Customer.email == email))
+
+
+def reasons(summary):
+    return {e.line: e.reason() for e in summary.errors}
+
+
+# --- reading ------------------------------------------------------------------------
+
+def test_values_are_read_as_spanish_spreadsheets_write_them():
+    zone = reading.ZoneInfo("Europe/Madrid")
+    assert reading.parse_decimal("1.234,50") == Decimal("1234.50")
+    assert reading.parse_decimal("1234.50") == Decimal("1234.50")
+    assert reading.parse_decimal("1234,5") == Decimal("1234.5")
+    assert reading.parse_decimal("1,234.50") == Decimal("1234.50")
+    assert reading.parse_decimal("12 €") == Decimal("12")
+    assert reading.parse_decimal("1e9") is None and reading.parse_decimal("doce") is None
+    assert reading.parse_date("22/11/2026", zone) == date(2026, 11, 22)
+    assert reading.parse_date("2026-11-22", zone) == date(2026, 11, 22)
+    assert reading.parse_date("31/02/2026", zone) is None
+    assert reading.parse_instant("22/11/2026 10:30", zone) == datetime(2026, 11, 22, 9, 30, tzinfo=timezone.utc)
+    assert reading.parse_instant("2026-11-22T10:30:00+01:00", zone) == datetime(2026, 11, 22, 9, 30,
+                                                                               tzinfo=timezone.utc)
+    assert reading.parse_instant("2026-07-01T10:30", zone) == datetime(2026, 7, 1, 8, 30, tzinfo=timezone.utc)
+    assert reading.unescape("'=SUM(A1)") == "=SUM(A1)" and reading.unescape("'hola") == "'hola"
+    assert reading.unescape("''=x") == "''=x"
+    assert reading.header_key(" Teléfono ") == "telefono"
+
+
+def test_encoding_and_delimiter_are_detected():
+    utf8_bom = io.BytesIO("nombre;correo\r\nÑandú;a@b.es\r\n".encode("utf-8-sig"))
+    assert reading.detect(utf8_bom) == reading.Dialect("utf-8-sig", ";")
+    latin = io.BytesIO("nombre,correo\r\nÑandú,a@b.es\r\n".encode("cp1252"))
+    assert reading.detect(latin) == reading.Dialect("cp1252", ",")
+    quoted = io.BytesIO(b'"a;b",c,d\n')
+    assert reading.detect(quoted).delimiter == ","
+    with pytest.raises(reading.UnreadableFile):
+        reading.detect(io.BytesIO(b"PK\x03\x04\x00\x00binary"))
+    with pytest.raises(reading.UnreadableFile):
+        reading.detect(io.BytesIO(b"\xef\xbb\xbf\r\n\r\n"))
+
+
+# --- customers ------------------------------------------------------------------------
+
+def test_customers_from_spanish_excel_with_bom_latin_accents_and_blank_lines(ctx, admin, supervisor):
+    data = csv_bytes([
+        CUSTOMERS_HEADER,
+        "Begoña Ñúñez;BEGONA@Example.es;+34 612 345 678;Talleres Núñez;Particular;active;regular;premium;es;sí;"
+        "supervisor@example.es;15/03/2024",
+        "",
+        "José Álvarez;jose@example.es;;;;;;;;no;;",
+        ";;",
+    ])
+    summary = run("customers", data, supervisor.id)
+    assert summary.counts() == {"rows": 2, "created": 2, "updated": 0, "unchanged": 0, "rejected": 0}
+    begona = customer_by_email("begona@example.es")
+    assert begona.name == "Begoña Ñúñez" and begona.company == "Talleres Núñez"
+    assert (begona.stage, begona.loyalty, begona.tier, begona.marketing_consent) == ("active", "regular", "premium",
+                                                                                      True)
+    assert begona.owner_id == supervisor.id and begona.sort_name == "begona nunez"
+    assert begona.created_at == datetime(2024, 3, 14, 23, 0, tzinfo=timezone.utc)
+    jose = customer_by_email("jose@example.es")
+    assert (jose.stage, jose.owner_id, jose.tier) == ("prospect", supervisor.id, "standard")
+    # As the customer service makes them: a first stage change and search terms.
+    change = db.session.scalar(select(StageChange).where(StageChange.customer_id == begona.id))
+    assert (change.from_stage, change.to_stage, change.user_id, change.reason) == (None, "active", supervisor.id,
+                                                                                    "imported")
+    assert change.at == begona.created_at
+    terms = set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == begona.id)))
+    assert {"begona", "nunez", "talleres", "begona@example.es", "34612345678", "612345678"} <= terms
+    assert db.session.scalar(select(func.count()).select_from(RollupDirty)) > 0
+
+
+def test_latin1_file_with_comma_delimiter(ctx, admin):
+    data = csv_bytes(["nombre,correo,teléfono,empresa", "Íñigo Muñoz,inigo@example.es,612 000 111,Cañas SL"],
+                     encoding="cp1252")
+    summary = run("customers", data, admin.id)
+    assert summary.dialect == reading.Dialect("cp1252", ",") and summary.created == 1
+    inigo = customer_by_email("inigo@example.es")
+    assert (inigo.name, inigo.phone, inigo.company) == ("Íñigo Muñoz", "612 000 111", "Cañas SL")
+
+
+def test_running_the_same_file_again_changes_nothing(ctx, admin):
+    data = csv_bytes([CUSTOMERS_HEADER] + [f"Cliente {i};c{i}@example.es;6000000{i:02d};;;new;;;;;;" for i in range(30)])
+    first = run("customers", data, admin.id, batch_size=100)
+    assert first.created == 30
+    changes, terms = count(StageChange), count(CustomerSearchTerm)
+    again = run("customers", data, admin.id, batch_size=100)
+    assert again.counts() == {"rows": 30, "created": 0, "updated": 0, "unchanged": 30, "rejected": 0}
+    assert (count(Customer), count(StageChange), count(CustomerSearchTerm)) == (30, changes, terms)
+
+
+def test_existing_customers_match_by_email_then_by_phone_and_are_updated(ctx, admin, customer):
+    data = csv_bytes([
+        "name,email,phone,segment,stage",
+        "María García Núñez,MARIA.GARCIA@example.es,,Empresa,loyal",  # by email: segment and stage change
+        "María G.,,612345678,,",  # by phone, national form of +34 612 345 678: the name changes
+        "Otra Persona,otra@example.es,+34 612 345 678,,",  # shares the phone, has another email: a new customer
+    ], encoding="utf-8")
+    summary = run("customers", data, admin.id)
+    assert (summary.created, summary.updated, summary.unchanged) == (1, 2, 0)
+    maria = db.session.get(Customer, customer)
+    assert (maria.name, maria.segment, maria.stage, maria.phone) == ("María G.", "Empresa", "loyal", "+34 612 345 678")
+    moves = db.session.execute(select(StageChange.from_stage, StageChange.to_stage, StageChange.reason).where(
+        StageChange.customer_id == customer).order_by(StageChange.id)).all()
+    assert moves[-1] == ("active", "loyal", "imported")
+    # The search index follows the new name.
+    terms = set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == customer)))
+    assert "g" in terms and "garcia" not in terms
+    assert count(Customer) == 2
+
+
+def test_duplicate_rows_in_one_file_make_one_customer_and_the_later_row_wins(ctx, admin):
+    data = csv_bytes([
+        "name;email;segment",
+        "Ana Ruiz;ana@example.es;Particular",
+        "Ana Ruiz;ana@example.es;Particular",
+        "Ana Ruiz;ana@example.es;Empresa",
+    ])
+    summary = run("customers", data, admin.id)
+    assert (summary.created, summary.unchanged, summary.updated) == (1, 1, 1)
+    assert count(Customer) == 1 and customer_by_email("ana@example.es").segment == "Empresa"
+    # A dry run counts the same, writing nothing.
+    db.session.execute(Customer.__table__.delete())
+    db.session.commit()
+
+
+def test_rejected_rows_say_line_and_reason(ctx, admin):
+    data = csv_bytes([
+        CUSTOMERS_HEADER,
+        ";nobody@example.es;;;;;;;;;;",  # 2: no name
+        "Bad Mail;not-an-email;;;;;;;;;;",  # 3
+        "Bad Stage;bs@example.es;;;;dormant;;;;;;",  # 4
+        'Quoted;"q@example.es";;"Company',  # 5: a company on two lines
+        'Two Lines";;;;;;;;',
+        "Bad Phone;bp@example.es;12;;;;;;;;;",  # 7
+        "Bad Owner;bo@example.es;;;;;;;;;ghost@example.es;",  # 8
+        "Bad Consent;bc@example.es;;;;;;;;maybe;;",  # 9
+        "Bad Segment;bsg@example.es;;;" + "x" * 61 + ";;;;;;;",  # 10
+        "Good;good@example.es;;;;;;;;;;",  # 11
+    ])
+    summary = run("customers", data, admin.id)
+    assert (summary.created, summary.rejected) == (2, 7)
+    got = reasons(summary)
+    assert set(got) == {2, 3, 4, 7, 8, 9, 10}
+    assert got[2] == "Name: is required"
+    assert "Email: is not a valid email address" in got[3]
+    assert got[4].startswith("Stage: must be one of: prospect, new")
+    assert "Phone: is not a valid phone number" in got[7]
+    assert got[8] == "Owner (email): no such user"
+    assert got[9] == "Marketing consent: must be yes or no"
+    assert "at most 60 characters" in got[10]
+    assert customer_by_email("q@example.es").company == "Company Two Lines"
+    assert summary.errors[0].cells[:2] == ["", "nobody@example.es"]
+
+
+def test_formulas_are_stored_as_text_and_the_export_apostrophe_is_taken_away(ctx, admin):
+    data = csv_bytes([
+        "name;email;company;segment",
+        "=cmd|' /C calc'!A0;f1@example.es;'=HYPERLINK(\"x\");'hola",
+        "'+34 Ana;f2@example.es;@SUM(1);-",
+    ])
+    run("customers", data, admin.id)
+    first, second = customer_by_email("f1@example.es"), customer_by_email("f2@example.es")
+    assert first.name == "=cmd|' /C calc'!A0"
+    assert first.company == '=HYPERLINK("x")' and first.segment == "'hola"
+    assert (second.name, second.company, second.segment) == ("+34 Ana", "@SUM(1)", "-")
+
+
+def test_a_dry_run_writes_nothing_and_counts_what_would_happen(ctx, admin, customer):
+    data = csv_bytes([
+        "name;email",
+        "María García Núñez;maria.garcia@example.es",
+        "Nueva;nueva@example.es",
+        "Nueva;nueva@example.es",
+        "Sin correo;mal",
+    ])
+    before = (count(Customer), count(StageChange), count(CustomerSearchTerm), count(RollupDirty))
+    summary = run("customers", data, admin.id, dry_run=True, batch_size=100)
+    db.session.rollback()
+    assert summary.counts() == {"rows": 4, "created": 1, "updated": 0, "unchanged": 2, "rejected": 1}
+    assert (count(Customer), count(StageChange), count(CustomerSearchTerm), count(RollupDirty)) == before
+
+
+def test_dry_run_remembers_customers_across_batches(ctx, admin):
+    rows = [f"C{i};c{i}@example.es" for i in range(150)]
+    data = csv_bytes(["name;email", *rows, *rows[:10]])
+    summary = run("customers", data, admin.id, dry_run=True, batch_size=100)
+    assert (summary.created, summary.unchanged) == (150, 10)
+
+
+def test_a_failing_batch_leaves_nothing_and_earlier_batches_stay(ctx, admin, monkeypatch):
+    data = csv_bytes(["name;email"] + [f"C{i};c{i}@example.es" for i in range(250)])
+    calls = {"n": 0}
+    real_insert = writing.CustomerWriter._insert
+
+    def insert_then_crash(self, created):
+        calls["n"] += 1
+        real_insert(self, created)
+        if calls["n"] == 2:
+            raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(writing.CustomerWriter, "_insert", insert_then_crash)
+    with pytest.raises(services.ImportInterrupted) as caught:
+        run("customers", data, admin.id, batch_size=100)
+    db.session.rollback()
+    assert caught.value.line == 102
+    assert count(Customer) == 100 and count(StageChange) == 100
+    assert customer_by_email("c99@example.es") is not None and customer_by_email("c100@example.es") is None
+    # Run again once the disk is fixed: the first batch is unchanged, the rest is created.
+    monkeypatch.setattr(writing.CustomerWriter, "_insert", real_insert)
+    summary = run("customers", data, admin.id, batch_size=100)
+    assert (summary.unchanged, summary.created) == (100, 150) and count(Customer) == 250
+
+
+def test_unreadable_files_are_refused_with_a_reason(ctx, admin):
+    for data, message in ((b"", "empty"), (b"PK\x03\x04\x00\x00", "not a CSV"),
+                          (csv_bytes(["email;phone", "a@b.es;600000000"]), "needs a column for: Name")):
+        with pytest.raises(ValidationFailed) as caught:
+            run("customers", data, admin.id)
+        assert message in caught.value.fields["file"].translated()
+    assert count(Customer) == 0
+
+
+def test_one_thousand_broken_rows_among_many(ctx, admin):
+    lines = ["name;email;phone"]
+    for i in range(5000):
+        if i % 5 == 0:
+            lines.append(f"Broken {i};broken{i}@;600{i:06d}")
+        else:
+            lines.append(f"Cliente {i};c{i}@example.es;600{i:06d}")
+    summary = run("customers", csv_bytes(lines), admin.id, batch_size=1000)
+    assert (summary.created, summary.rejected) == (4000, 1000)
+    assert sorted(e.line for e in summary.errors)[:3] == [2, 7, 12]
+    assert count(Customer) == 4000
+
+
+# --- purchases ------------------------------------------------------------------------
+
+def test_purchases_with_decimal_commas_and_both_date_forms(ctx, admin, customer):
+    data = csv_bytes([
+        "customer_email;customer_phone;purchased_on;amount;currency;description",
+        "maria.garcia@example.es;;22/10/2026;1.234,50;;Revisión anual",
+        ";+34612345678;2026-10-23;1234.50;USD;Neumáticos",
+        ";612345678;24/10/2026;99,9;eur;",
+        "nadie@example.es;;24/10/2026;10;;",  # no such customer
+        "maria.garcia@example.es;;24/10/2026;-3;;",
+        "maria.garcia@example.es;;24/10/2030;3;;",
+        "maria.garcia@example.es;;ayer;3;XYZ;",
+    ])
+    summary = run("purchases", data, admin.id)
+    assert (summary.created, summary.rejected) == (3, 4)
+    got = reasons(summary)
+    assert got[5] == "Customer email: no such customer"
+    assert "more than 0" in got[6] and "future" in got[7]
+    assert "Date: must be a date" in got[8] and "Currency" in got[8]
+    rows = db.session.execute(select(Purchase.amount, Purchase.currency, Purchase.purchased_on, Purchase.description)
+                              .order_by(Purchase.purchased_on)).all()
+    assert rows == [(Decimal("1234.50"), "EUR", date(2026, 10, 22), "Revisión anual"),
+                    (Decimal("1234.50"), "USD", date(2026, 10, 23), "Neumáticos"),
+                    (Decimal("99.90"), "EUR", date(2026, 10, 24), "")]
+    maria = db.session.get(Customer, customer)
+    assert maria.last_activity_at == datetime(2026, 10, 24, tzinfo=timezone.utc)
+    assert all(db.session.scalars(select(Purchase.import_key)))
+    again = run("purchases", data, admin.id)
+    assert (again.created, again.unchanged, again.rejected) == (0, 3, 4) and count(Purchase) == 3
+
+
+# --- moments --------------------------------------------------------------------------
+
+def test_moments_are_history_without_commitments(ctx, admin, agent, customer, moment_type):
+    data = csv_bytes([
+        "customer_email;customer_phone;moment_type;occurred_at;channel;staff_email;emotion;outcome;cost;notes",
+        'maria.garcia@example.es;;complaint;14/11/2026 10:30;;agent@example.es;-2;resolved;;"Llamó enfadada;\nvuelve mañana"',
+        ";612345678;complaint;2026-11-15T09:00:00+01:00;email;;'+1;;12,50;",
+        "maria.garcia@example.es;;nope;14/11/2026;;;;;;",
+        "maria.garcia@example.es;;complaint;14/11/2026;fax;;3;done;;",
+        "maria.garcia@example.es;;complaint;;;;;;;",
+    ])
+    summary = run("moments", data, admin.id)
+    assert (summary.created, summary.rejected) == (2, 3)
+    got = reasons(summary)
+    assert set(got) == {5, 6, 7}  # the quoted newline made row 2 span lines 2 and 3
+    assert got[5] == "Moment type (code): no such moment type"
+    assert "Channel" in got[6] and "Emotion" in got[6] and "Outcome" in got[6]
+    assert got[7] == "When: is required"
+    first, second = db.session.scalars(select(Moment).order_by(Moment.occurred_at)).all()
+    assert first.occurred_at == datetime(2026, 11, 14, 9, 30, tzinfo=timezone.utc)
+    assert (first.staff_id, first.emotion, first.outcome, first.cost, first.channel) == (
+        agent.id, -2, "resolved", Decimal("18.00"), "phone")
+    assert first.notes == "Llamó enfadada;\nvuelve mañana"
+    assert (first.incident_id, first.resolved_contact, first.resolved_at) == (first.id, 1, first.occurred_at)
+    assert (second.staff_id, second.emotion, second.cost, second.channel) == (admin.id, 1, Decimal("12.50"), "email")
+    assert second.incident_id == second.id and second.resolved_at is None
+    assert count(Commitment) == 0
+    assert db.session.get(Customer, customer).last_activity_at == second.occurred_at
+    again = run("moments", data, admin.id)
+    assert (again.created, again.unchanged) == (0, 2) and count(Moment) == 2
+
+
+# --- the error file ---------------------------------------------------------------------
+
+def test_the_error_file_has_the_original_columns_line_and_reason(ctx, admin):
+    data = csv_bytes(["name;email;company", ";x@example.es;=1+1", "Ok;ok@example.es;", "Bad;bad;Acme"])
+    out = io.StringIO()
+    summary = services.run_import("customers", io.BytesIO(data), actor=db.session.get(User, admin.id), now=NOW,
+                                  on_error=services.ErrorFile(out, ["name", "email", "company"], ";"))
+    db.session.rollback()
+    assert summary.rejected == 2
+    text = out.getvalue()
+    assert text.startswith("\ufeffname;email;company;line;error\r\n")
+    lines = text.lstrip("\ufeff").splitlines()
+    assert lines[1] == ";x@example.es;'=1+1;2;Name: is required"
+    assert lines[2] == "Bad;bad;Acme;4;Email: is not a valid email address"
+    # The fixed error file imports back (the extra columns are ignored, the apostrophe taken away).
+    fixed = text.replace(";x@example.es", "Fixed;x@example.es").replace("Bad;bad;", "Bad;bad@example.es;")
+    summary = run("customers", fixed.encode("utf-8"), admin.id)
+    assert summary.created == 2 and customer_by_email("x@example.es").company == "=1+1"
+
+
+def test_customers_without_email_or_phone_are_found_again_by_name(ctx, admin):
+    data = csv_bytes(["name;company", "Taller Sin Datos;Acme", "Otro Sin Datos;"])
+    assert run("customers", data, admin.id).created == 2
+    again = run("customers", data, admin.id)
+    assert (again.created, again.unchanged) == (0, 2) and count(Customer) == 2
+
+
+def test_one_thousand_broken_rows_in_a_hundred_thousand_dry_run(ctx, admin):
+    lines = ["nombre;correo;teléfono;etapa"]
+    for i in range(100_000):
+        if i % 100 == 7:
+            lines.append(f"Roto {i};roto{i}@;6{i:08d};active" if i % 200 == 7 else f"Roto {i};r{i}@example.es;;dormido")
+        else:
+            lines.append(f"Cliente {i};c{i}@example.es;6{i:08d};active")
+    summary = run("customers", csv_bytes(lines), admin.id, dry_run=True, keep_errors=10**6)
+    assert summary.counts() == {"rows": 100_000, "created": 99_000, "updated": 0, "unchanged": 0, "rejected": 1000}
+    assert [e.line for e in summary.errors[:2]] == [9, 109]
+    assert summary.errors[0].reason() == "Email: is not a valid email address"
+    assert summary.errors[1].reason().startswith("Stage: must be one of")
+    assert count(Customer) == 0
