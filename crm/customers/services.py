@@ -22,7 +22,7 @@ from crm.customers.lifecycle import (
     check_stage_change,
 )
 from crm.customers.models import Customer, CustomerSearchTerm, StageChange
-from crm.domain import N_, Cleaner, DomainError, NotFound, ValidationFailed
+from crm.domain import N_, Cleaner, Conflict, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
 from crm.followups.models import SurveyResponse
 from crm.moments.models import Commitment, Moment, MomentType
@@ -115,7 +115,14 @@ def create_customer(actor: User, data: dict, now: datetime) -> Customer:
     return customer
 
 
+def refuse_if_erased(customer: Customer) -> None:
+    """An erased customer's row stays for the figures; nothing personal may be added back."""
+    if customer.erased_at is not None:
+        raise Conflict(N_("this customer's personal data was erased on request"))
+
+
 def update_customer(actor: User, customer: Customer, data: dict, now: datetime) -> Customer:
+    refuse_if_erased(customer)
     unknown = set(data) - set(EDITABLE)
     if unknown:
         raise ValidationFailed({k: DomainError(N_("cannot be changed here"), k) for k in sorted(unknown)})

@@ -69,6 +69,8 @@ def log_moment(actor: User, data: dict, now: datetime) -> Moment:
         customer = db.session.get(Customer, data["customer_id"])
         if customer is None:
             c.fail("customer_id", N_("no such customer"))
+        elif customer.erased_at is not None:
+            c.fail("customer_id", N_("this customer's personal data was erased on request"))
     moment_type = None
     try:
         moment_type = get_moment_type(data.get("moment_type"))
