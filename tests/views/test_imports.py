@@ -135,3 +135,15 @@ def test_agents_cannot_import_and_runs_are_personal(app, login, agent, superviso
     assert other.get(f"/imports/{run}/errors.csv").status_code == 404
     assert login(agent).get(f"/imports/{run}").status_code == 403
     assert customers(app) == 0
+
+
+def test_only_those_who_may_import_get_the_larger_upload_limit(app, login, agent):
+    """An agent's (or a stranger's) upload is cut at the app's usual limit before it is read."""
+    big = GOOD + "".join(f"Cliente {i};c{i}@example.es;;\r\n" for i in range(40000)).encode()
+    assert len(big) > app.config["MAX_CONTENT_LENGTH"]
+    for client in (login(agent).client, app.test_client()):
+        response = client.post("/imports/", data={"kind": "customers", "file": (io.BytesIO(big), "c.csv")},
+                               content_type="multipart/form-data")
+        assert response.status_code in (302, 413)  # refused unread (an agent read in full got 403)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
