@@ -90,7 +90,7 @@ def test_exports_import_back(runner, app, data, tmp_path, excel):
         db.session.commit()
     for entity in ("customers", "purchases", "moments"):
         result = runner.invoke(args=["crm", "import", entity, str(tmp_path / f"{entity}.csv")])
-        assert result.exit_code == 0 and " 0 rejected" in result.output, result.output
+        assert result.exit_code == 0 and " 0 rechazadas" in result.output, result.output
     for entity in ("customers", "purchases", "moments"):
         again = tmp_path / f"{entity}-again.csv"
         assert runner.invoke(args=["crm", "export", entity, "--out", str(again), *form]).exit_code == 0

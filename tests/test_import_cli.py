@@ -23,14 +23,14 @@ def test_import_customers_then_purchases(app, runner, admin, supervisor, tmp_pat
     path.write_bytes(CUSTOMERS)
     dry = runner.invoke(args=["crm", "import", "customers", str(path), "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert "dry run, nothing written: 3 rows: 2 created, 0 updated, 0 unchanged, 1 rejected." in dry.output
+    assert "dry run, nothing written: 3 filas: 2 creadas, 0 actualizadas, 0 sin cambios, 1 rechazadas." in dry.output
     assert count(app, Customer) == 0
     errors = tmp_path / "clientes.csv.errors.csv"
     assert errors.exists()
 
     result = runner.invoke(args=["crm", "import", "customers", str(path), "--as", "supervisor@example.es"])
     assert result.exit_code == 0, result.output
-    assert "imported: 3 rows: 2 created, 0 updated, 0 unchanged, 1 rejected." in result.output
+    assert "imported: 3 filas: 2 creadas, 0 actualizadas, 0 sin cambios, 1 rechazadas." in result.output
     assert "UTF-8 (BOM), delimiter ';'" in result.output
     assert f"rejected rows (line and reason): {errors}" in result.output
     lines = errors.read_text(encoding="utf-8-sig").splitlines()
@@ -55,7 +55,7 @@ def test_unreadable_files_and_unknown_users_exit_non_zero(app, runner, admin, tm
     binary = tmp_path / "libro.xlsx"
     binary.write_bytes(b"PK\x03\x04\x00\x00\x00\x00")
     result = runner.invoke(args=["crm", "import", "customers", str(binary)])
-    assert result.exit_code != 0 and "not a CSV file" in result.output
+    assert result.exit_code != 0 and "no es un archivo CSV" in result.output
     assert not (tmp_path / "libro.xlsx.errors.csv").exists()
     path = tmp_path / "c.csv"
     path.write_bytes(CUSTOMERS)

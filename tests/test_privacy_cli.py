@@ -20,7 +20,7 @@ def test_erase_customer(app, runner, customer):
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "customer.erased"))
         assert event.user_id is None and event.details["reason"] == "Ticket 12"
     again = runner.invoke(args=["crm", "erase-customer", str(customer), "--reason", "x", "--yes"])
-    assert again.exit_code == 1 and "already erased" in again.output
+    assert again.exit_code == 1 and "ya se borró" in again.output
 
 
 def test_erase_asks_first_and_refuses_bad_input(app, runner, customer):
