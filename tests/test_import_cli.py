@@ -39,14 +39,14 @@ def test_import_customers_then_purchases(app, runner, admin, supervisor, tmp_pat
     with app.app_context():
         assert set(db.session.scalars(select(StageChange.user_id))) == {supervisor.id}
     again = runner.invoke(args=["crm", "import", "customers", str(path)])
-    assert "0 created, 0 updated, 2 unchanged, 1 rejected" in again.output
+    assert "0 creadas, 0 actualizadas, 2 sin cambios, 1 rechazadas" in again.output
     assert count(app, Customer) == 2
 
     purchases = tmp_path / "compras.csv"
     purchases.write_text("correo,fecha,importe\nbegona@example.es,01/11/2026,\"1.234,50\"\n", encoding="utf-8")
     result = runner.invoke(args=["crm", "import", "purchases", str(purchases)])
     assert result.exit_code == 0, result.output
-    assert "1 created" in result.output and not (tmp_path / "compras.csv.errors.csv").exists()
+    assert "1 creadas" in result.output and not (tmp_path / "compras.csv.errors.csv").exists()
     with app.app_context():
         assert str(db.session.scalar(select(Purchase.amount))) == "1234.50"
 
