@@ -38,24 +38,28 @@ def select_timezone() -> str:
 # The filters call Babel directly with the request's locale and zone: Flask-Babel's
 # wrappers cost four times as much per call, and a page formats dozens of values.
 
+_PER_REQUEST = ("_crm_translations", "_crm_locale", "_crm_zone")
+
+
+def _once(name: str, lookup):
+    """`lookup()`, kept on `g` for the rest of the request or job (see forget_translations)."""
+    if not has_app_context():
+        return lookup()
+    value = g.get(name)
+    if value is None:
+        value = lookup()
+        setattr(g, name, value)
+    return value
+
+
 def request_locale():
     """This request's (or job's) Babel locale, looked up once: Flask-Babel's get_locale
     walks its context on every call, and a page asks a hundred times."""
-    if not has_app_context():
-        return get_locale()
-    locale = g.get("_crm_locale")
-    if locale is None:
-        locale = g._crm_locale = get_locale()
-    return locale
+    return _once("_crm_locale", get_locale)
 
 
 def _request_zone():
-    zone = g.get("_crm_zone") if has_app_context() else None
-    if zone is None:
-        zone = get_timezone()
-        if has_app_context():
-            g._crm_zone = zone
-    return zone
+    return _once("_crm_zone", get_timezone)
 
 
 def money(value) -> str:
@@ -77,16 +81,13 @@ def number(value) -> str:
 def _request_translations():
     """The translations for this request, looked up once: Flask-Babel's gettext resolves
     them on every call (about 19 µs in a template, and a page makes hundreds of calls)."""
-    translations = g.get("_crm_translations")
-    if translations is None:
-        translations = g._crm_translations = get_translations()
-    return translations
+    return _once("_crm_translations", get_translations)
 
 
 def forget_translations() -> None:
     """Call after switching language inside one request or app context (force_locale)."""
-    g.pop("_crm_translations", None)
-    g.pop("_crm_locale", None)
+    for name in _PER_REQUEST:
+        g.pop(name, None)
 
 
 @contextmanager

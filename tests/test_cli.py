@@ -47,9 +47,9 @@ def test_seed_demo_is_realistic_and_idempotent(runner, app):
         assert set(counts) == set(STAGES) and min(counts.values()) == 40
         # The demo starts as the lifecycle rules leave it: the first nightly run moves nobody.
         from crm.customers.automation import apply_lifecycle_rules
-        from crm.types import utc_now as _now
+        from crm.types import utc_now
 
-        assert apply_lifecycle_rules(_now()).customers == 0
+        assert apply_lifecycle_rules(utc_now()).customers == 0
         db.session.rollback()
         phases = set(db.session.scalars(select(MomentType.phase)))
         assert phases == set(PHASES) and db.session.scalar(select(func.count(MomentType.id))) >= 8
@@ -58,7 +58,6 @@ def test_seed_demo_is_realistic_and_idempotent(runner, app):
         assert db.session.scalar(select(func.count(Commitment.id)).where(Commitment.status == "open")) > 0
         from crm.compensations.models import CompensationPolicy
         from crm.moments.sweep import sweep_commitments
-        from crm.types import utc_now
 
         assert db.session.scalar(select(func.count(CompensationPolicy.id))) >= 4
         swept = sweep_commitments(utc_now())  # what the scheduler does on first start

@@ -42,10 +42,11 @@ SERVICES_AND_PARTS = (
     ("Batería de repuesto", 399, 749, 1), ("Cuentakilómetros GPS", 99, 399, 2),
 )
 PRICE_ENDINGS = (0, 50, 90, 95)
-# How many purchases after the first, per stage: (fewest, most). Prospects buy nothing,
-# new customers have made their first purchase only.
+# Customers still buying made their last purchase within these days.
 THRIVING = ("active", "loyal", "promoter")
 RECENT_PURCHASE_DAYS = 120
+# How many purchases after the first, per stage: (fewest, most). Prospects buy nothing,
+# new customers have made their first purchase only.
 LATER_PURCHASES = {"active": (1, 4), "loyal": (3, 8), "promoter": (4, 10), "at_risk": (0, 3), "churned": (0, 2)}
 
 
