@@ -220,6 +220,5 @@ def is_empty():
 
 # Commands kept beside their feature register themselves on crm_cli when imported.
 from crm.exports import commands as _exports_commands  # noqa: E402,F401
-from crm.feeds import commands as _feeds_commands  # noqa: E402,F401
 from crm.imports import commands as _imports_commands  # noqa: E402,F401
 from crm.privacy import commands as _privacy_commands  # noqa: E402,F401

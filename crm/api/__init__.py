@@ -56,7 +56,6 @@ def register_api(app) -> None:
         compensations,
         customers,
         exports,
-        feeds,
         followups,
         impact,
         imports,
@@ -69,6 +68,6 @@ def register_api(app) -> None:
     )
 
     for module in (customers, moments, users, compensations, followups, purchases, insights, lifecycle, impact,
-                   imports, exports, privacy, feeds):
+                   imports, exports, privacy):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import abort, request
+from flask_babel import gettext as _
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
@@ -80,8 +81,7 @@ def import_file(query, files, kind):
                                       commit=None if dry_run else db.session.commit, keep_errors=SHOWN_ERRORS)
     except services.ImportInterrupted as exc:
         db.session.rollback()
-        return error_response(500, "import_interrupted", f"The import stopped in the batch starting at line "
-                              f"{exc.line}; the batches before it were imported. Send the file again to finish.")
+        return error_response(500, "import_interrupted", _(services.INTERRUPTED, line=exc.line))
     except Exception:
         db.session.rollback()
         raise

@@ -31,8 +31,7 @@ def customer_data(customer_id):
     """One JSON document with everything held about the customer (supervisors); the read is audited."""
     customer = get_customer(customer_id)
     now = utc_now()
-    document = services.customer_record(customer, now)
-    services.record_export(api_user(), customer, now, via="api")
+    document = services.export_customer_data(api_user(), customer, now, via="api")
     db.session.commit()
     return document
 

@@ -309,7 +309,7 @@ def list_policies() -> list[CompensationPolicy]:
 
 def list_compensations(*, status=None, customer_id=None, team_id=None, moment_type_id=None, tier=None,
                        since=None, until=None, page=1, per_page=25) -> Page:
-    stmt = _filtered(select(Compensation), status=status, customer_id=customer_id, team_id=team_id,
+    stmt = filtered(select(Compensation), status=status, customer_id=customer_id, team_id=team_id,
                      moment_type_id=moment_type_id, tier=tier, since=since, until=until)
     stmt = stmt.options(joinedload(Compensation.customer), joinedload(Compensation.moment).joinedload(Moment.moment_type))
     return paginate(stmt.order_by(Compensation.proposed_at.desc(), Compensation.id.desc()), page, per_page)
@@ -317,7 +317,7 @@ def list_compensations(*, status=None, customer_id=None, team_id=None, moment_ty
 
 def totals(**filters) -> dict:
     """Count, value and cost per status for the same filters as the list."""
-    stmt = _filtered(select(Compensation.status, func.count(), func.coalesce(func.sum(Compensation.value), 0),
+    stmt = filtered(select(Compensation.status, func.count(), func.coalesce(func.sum(Compensation.value), 0),
                             func.coalesce(func.sum(Compensation.cost), 0)), **filters).group_by(Compensation.status)
     out = {status: {"count": 0, "value": Decimal("0"), "cost": Decimal("0")} for status in STATUSES}
     for status, count, value, cost in db.session.execute(stmt):
@@ -325,7 +325,7 @@ def totals(**filters) -> dict:
     return out
 
 
-def _filtered(stmt, *, status=None, customer_id=None, team_id=None, moment_type_id=None, tier=None, since=None,
+def filtered(stmt, *, status=None, customer_id=None, team_id=None, moment_type_id=None, tier=None, since=None,
               until=None):
     c = Cleaner()
     c.choice("status", status, STATUSES, required=False)

@@ -40,7 +40,7 @@ def currencies() -> frozenset[str]:
     return frozenset(code for code in list_currencies() if len(code) == 3 and code not in _NOT_MONEY)
 
 
-def _amount(c: Cleaner, value) -> Decimal | None:
+def clean_amount(c: Cleaner, value) -> Decimal | None:
     """A positive amount of at most two decimals; accepts the decimal comma."""
     if value is None or (isinstance(value, str) and not value.strip()):
         c.fail("amount", N_("is required"))
@@ -69,7 +69,7 @@ def _amount(c: Cleaner, value) -> Decimal | None:
     return number.quantize(CENT)
 
 
-def _currency(c: Cleaner, value) -> str | None:
+def clean_currency(c: Cleaner, value) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return current_app.config["CRM_CURRENCY"]
     if not isinstance(value, str):
@@ -82,7 +82,7 @@ def _currency(c: Cleaner, value) -> str | None:
     return code
 
 
-def _purchased_on(c: Cleaner, value, now: datetime) -> date | None:
+def clean_purchased_on(c: Cleaner, value, now: datetime) -> date | None:
     """A date or 'YYYY-MM-DD', from 2000 up to tomorrow (today somewhere on Earth)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         c.fail("purchased_on", N_("is required"))
@@ -119,9 +119,9 @@ def record_purchase(actor: User | None, data: dict, now: datetime) -> Purchase:
     lifecycle rules are applied to the customer right away."""
     c = Cleaner()
     customer = _customer(c, data.get("customer_id"))
-    amount = _amount(c, data.get("amount"))
-    currency = _currency(c, data.get("currency"))
-    purchased_on = _purchased_on(c, data.get("purchased_on"), now)
+    amount = clean_amount(c, data.get("amount"))
+    currency = clean_currency(c, data.get("currency"))
+    purchased_on = clean_purchased_on(c, data.get("purchased_on"), now)
     description = c.text("description", data.get("description"), max_len=DESCRIPTION_MAX)
     c.check()
     purchase = Purchase(customer_id=customer.id, amount=amount, currency=currency, purchased_on=purchased_on,
@@ -154,7 +154,7 @@ def _mark_activity(customer: Customer, purchased_on: date, now: datetime) -> Non
         .execution_options(synchronize_session="fetch"))
 
 
-def _in_period(stmt, since: date | None, until: date | None):
+def in_period(stmt, since: date | None, until: date | None):
     if since is not None:
         stmt = stmt.where(Purchase.purchased_on >= since)
     if until is not None:
@@ -171,7 +171,7 @@ def list_purchases(customer_id: int | None = None, since: date | None = None, un
     stmt = select(Purchase)
     if customer_id is not None:
         stmt = stmt.where(Purchase.customer_id == customer_id)
-    stmt = _in_period(stmt, since, until)
+    stmt = in_period(stmt, since, until)
     return paginate(stmt.order_by(Purchase.purchased_on.desc(), Purchase.id.desc()), page, per_page)
 
 
@@ -181,7 +181,7 @@ def customer_revenue(customer: Customer, since: date | None = None, until: date 
     stmt = select(func.sum(Purchase.amount)).where(
         Purchase.customer_id == customer.id,
         Purchase.currency == (currency or current_app.config["CRM_CURRENCY"]))
-    total = db.session.scalar(_in_period(stmt, since, until))
+    total = db.session.scalar(in_period(stmt, since, until))
     return Decimal(total or 0).quantize(CENT)
 
 

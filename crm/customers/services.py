@@ -165,10 +165,11 @@ def get_customer(customer_id: int) -> Customer:
     return customer
 
 
-def search_customers(q: str = "", *, stage: str | None = None, segment: str | None = None,
-                     owner_id: int | None = None, page: int = 1, per_page: int = 25) -> Page:
-    stmt = select(Customer)
-    for prefix in search.query_prefixes(q):
+def matching_customers(stmt, q: str = "", *, stage: str | None = None, segment: str | None = None,
+                       owner_id: int | None = None):
+    """`stmt` narrowed to the customers the list's search and filters name (the list page,
+    the API and the export agree by using this)."""
+    for prefix in search.query_prefixes(q or ""):
         stmt = stmt.where(Customer.id.in_(search.matching_ids(CustomerSearchTerm, prefix)))
     if stage:
         stmt = stmt.where(Customer.stage == stage)
@@ -176,6 +177,12 @@ def search_customers(q: str = "", *, stage: str | None = None, segment: str | No
         stmt = stmt.where(Customer.segment == segment)
     if owner_id:
         stmt = stmt.where(Customer.owner_id == owner_id)
+    return stmt
+
+
+def search_customers(q: str = "", *, stage: str | None = None, segment: str | None = None,
+                     owner_id: int | None = None, page: int = 1, per_page: int = 25) -> Page:
+    stmt = matching_customers(select(Customer), q, stage=stage, segment=segment, owner_id=owner_id)
     return paginate(stmt.options(joinedload(Customer.owner)).order_by(Customer.sort_name, Customer.id),
                     page, per_page)
 

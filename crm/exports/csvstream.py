@@ -57,8 +57,7 @@ def protect(text: str) -> str:
 
 
 def _text(value) -> str:
-    text = value if isinstance(value, str) else str(value)
-    return "'" + text if text[:1] in _FORMULA_SET else text
+    return protect(value if isinstance(value, str) else str(value))
 
 
 def _number(value) -> str:

@@ -32,9 +32,10 @@ from sqlalchemy.orm import aliased
 from crm import audit
 from crm.auth.models import User
 from crm.compensations.models import Compensation
-from crm.compensations.services import _filtered as compensation_filters
-from crm.customers import search
-from crm.customers.models import Customer, CustomerSearchTerm, Purchase
+from crm.compensations.services import filtered as compensation_filters
+from crm.customers import purchases
+from crm.customers.models import Customer, Purchase
+from crm.customers.services import matching_customers
 from crm.domain import N_, Forbidden, NotFound
 from crm.exports.csvstream import BOOL, DATE, INSTANT, NUMBER, PLAIN, Column, CsvForm, encode_rows
 from crm.exports.filters import ENTITIES, clean_filters, describe
@@ -71,15 +72,7 @@ def _customers(f: dict):
                    Customer.stage, Customer.loyalty, Customer.tier, Customer.language, Customer.marketing_consent,
                    owner.email, Customer.created_at)
             .outerjoin(owner, owner.id == Customer.owner_id))
-    # The same conditions as the customer list (crm.customers.services.search_customers).
-    for prefix in search.query_prefixes(f["q"] or ""):
-        stmt = stmt.where(Customer.id.in_(search.matching_ids(CustomerSearchTerm, prefix)))
-    if f["stage"]:
-        stmt = stmt.where(Customer.stage == f["stage"])
-    if f["segment"]:
-        stmt = stmt.where(Customer.segment == f["segment"])
-    if f["owner_id"]:
-        stmt = stmt.where(Customer.owner_id == f["owner_id"])
+    stmt = matching_customers(stmt, f["q"], stage=f["stage"], segment=f["segment"], owner_id=f["owner_id"])
     return stmt, Customer.id
 
 
@@ -89,11 +82,7 @@ def _purchases(f: dict):
             .join(Customer, Customer.id == Purchase.customer_id))
     if f["customer_id"]:
         stmt = stmt.where(Purchase.customer_id == f["customer_id"])
-    if f["since"]:
-        stmt = stmt.where(Purchase.purchased_on >= f["since"])
-    if f["until"]:
-        stmt = stmt.where(Purchase.purchased_on <= f["until"])
-    return stmt, Purchase.id
+    return purchases.in_period(stmt, f["since"], f["until"]), Purchase.id
 
 
 def _moments(f: dict):

@@ -2,7 +2,6 @@
 whose feed a secret opens. Services flush and never commit."""
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -12,6 +11,10 @@ from sqlalchemy.orm import joinedload
 
 from crm import audit
 from crm.auth.models import User
+
+# 256 random bits, like API tokens: the same fast hash, and the lookup by hash compares no
+# secret byte by byte.
+from crm.auth.services import hash_token
 from crm.extensions import db
 from crm.feeds.models import CalendarFeed
 
@@ -19,12 +22,6 @@ from crm.feeds.models import CalendarFeed
 SECRET_SHAPE = re.compile(r"[A-Za-z0-9_-]{20,100}")
 # Calendar apps poll every few minutes: note the use at most this often, not on every poll.
 TOUCH_INTERVAL = timedelta(minutes=15)
-
-
-def hash_secret(secret: str) -> str:
-    # 256 random bits: a fast hash is enough (nobody can brute-force them) and the lookup
-    # by hash compares no secret byte by byte, so timing says nothing about it.
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def feed_of(user: User) -> CalendarFeed | None:
@@ -39,7 +36,7 @@ def issue_feed(user: User, now: datetime) -> tuple[CalendarFeed, str]:
     if feed is None:
         feed = CalendarFeed(user_id=user.id)
         db.session.add(feed)
-    feed.token_hash, feed.created_at, feed.last_used_at = hash_secret(secret), now, None
+    feed.token_hash, feed.created_at, feed.last_used_at = hash_token(secret), now, None
     db.session.flush()
     audit.record(user, "calendar_feed.regenerated" if regenerated else "calendar_feed.created", "user", user.id,
                  now)
@@ -62,7 +59,7 @@ def user_for_secret(secret, now: datetime) -> User | None:
     if not isinstance(secret, str) or not SECRET_SHAPE.fullmatch(secret):
         return None
     feed = db.session.scalar(select(CalendarFeed).options(joinedload(CalendarFeed.user))
-                             .where(CalendarFeed.token_hash == hash_secret(secret)))
+                             .where(CalendarFeed.token_hash == hash_token(secret)))
     if feed is None or not feed.user.is_active:
         return None
     if feed.last_used_at is None or now - feed.last_used_at > TOUCH_INTERVAL:

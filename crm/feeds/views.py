@@ -21,9 +21,9 @@ def feed_urls(secret: str) -> dict[str, str]:
     return {"http": url, "webcal": "webcal://" + url.split("://", 1)[-1]}
 
 
-def _page(new_secret: str | None = None, status: int = 200):
+def _page(new_secret: str | None = None, status: int = 200, feed=None):
     response = make_response(render_template(
-        "feeds/index.html", feed=services.feed_of(current_user), action_form=ActionForm(),
+        "feeds/index.html", feed=feed or services.feed_of(current_user),
         urls=feed_urls(new_secret) if new_secret else None), status)
     if new_secret:
         response.headers["Cache-Control"] = "no-store"  # the secret is on this page, once
@@ -44,9 +44,9 @@ def issue():
     if not form.validate_on_submit():
         flash(_("The form expired. Please send it again."), "error")
         return _page(status=400)
-    _feed, secret = services.issue_feed(current_user, utc_now())
+    feed, secret = services.issue_feed(current_user, utc_now())
     db.session.commit()
-    return _page(secret)
+    return _page(secret, feed=feed)
 
 
 @bp.post("/revoke")

@@ -436,7 +436,7 @@ def cancel_message(actor: User, message: OutboxMessage, now: datetime) -> Outbox
         raise Forbidden(N_("only admins manage staff alerts"))
     if message.status not in ("pending", "failed"):
         raise Conflict(N_("only messages that have not been sent can be cancelled"))
-    _cancel_rows(OutboxMessage.id == message.id, now, f"cancelled by {actor.name}")
+    cancel_rows(OutboxMessage.id == message.id, now, f"cancelled by {actor.name}")
     db.session.refresh(message)
     audit.record(actor, "followup.cancelled", "message", message.id, now)
     return message
@@ -457,7 +457,7 @@ def retry_message(actor: User, message: OutboxMessage, now: datetime) -> OutboxM
     return message
 
 
-def _cancel_rows(condition, now: datetime, reason: str) -> int:
+def cancel_rows(condition, now: datetime, reason: str) -> int:
     result = db.session.execute(update(OutboxMessage).where(
         condition, OutboxMessage.status.in_(("pending", "failed", "sending"))).values(
         status="cancelled", cancelled_at=now, claimed_by=None, lease_until=None, last_error=reason),
@@ -508,7 +508,7 @@ def unsubscribe(customer: Customer, now: datetime, *, how: str) -> int:
         customer.marketing_consent = False
         customer.updated_at = now
         audit.record(None, "customer.unsubscribed", "customer", customer.id, now, how=how)
-    cancelled = _cancel_rows(and_(OutboxMessage.customer_id == customer.id, OutboxMessage.kind == "marketing"),
+    cancelled = cancel_rows(and_(OutboxMessage.customer_id == customer.id, OutboxMessage.kind == "marketing"),
                              now, "the customer unsubscribed")
     db.session.flush()
     return cancelled

@@ -82,13 +82,3 @@ def guess_mapping(kind: str, header: list[str]) -> dict[int, str]:
                 taken.add(field)
                 break
     return mapping
-
-
-def mapping_from_names(kind: str, header: list[str], chosen: dict[int, str | None]) -> dict[int, str]:
-    """A mapping the user chose (index → field or empty), checked: known fields, each once."""
-    fields = set(FIELDS[kind])
-    out: dict[int, str] = {}
-    for index, field in chosen.items():
-        if field and field in fields and 0 <= index < len(header) and field not in out.values():
-            out[index] = field
-    return out

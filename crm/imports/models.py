@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.extensions import db
 from crm.types import UTCDateTime
 
-RUN_STATUSES = ("checked", "imported", "failed")
-
 
 class ImportRun(db.Model):
     """One file uploaded on the imports page: checked (a dry run), then imported.

@@ -17,13 +17,16 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from crm.domain import N_
+
+# Exports write a cell a spreadsheet would run as a formula with a leading apostrophe; the
+# importer takes exactly that one apostrophe away again.
+from crm.exports.csvstream import FORMULA_STARTS
+
 SNIFF_BYTES = 64 * 1024
 CHUNK = 256 * 1024
 MAX_CELL = 100_000  # characters; a cell longer than this is a broken file, not data
 BOM = codecs.BOM_UTF8
-# Characters a spreadsheet reads as the start of a formula. Exports write such a cell with a
-# leading apostrophe; the importer takes exactly that one apostrophe away again.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class UnreadableFile(ValueError):
@@ -32,10 +35,6 @@ class UnreadableFile(ValueError):
     def __init__(self, message: str, **params):
         super().__init__(message % params if params else message)
         self.message, self.params = message, params
-
-
-def N_(message: str) -> str:
-    return message
 
 
 @dataclass(frozen=True)
@@ -121,9 +120,8 @@ class Rows:
         self._reader = csv.reader(self._text, delimiter=dialect.delimiter, quotechar='"', doublequote=True,
                                   strict=False)
         self.header: list[str] = []
-        for line, cells in self._rows():
+        for _line, cells in self._rows():
             self.header = [clean_header_cell(c) for c in cells]
-            self.header_line = line
             break
         if not any(self.header):
             raise UnreadableFile(N_("The file has no header line."))
@@ -169,7 +167,7 @@ def header_key(name: str) -> str:
 
 def unescape(cell: str) -> str:
     """Undo an export's formula protection: one leading apostrophe before =, +, -, @, TAB or CR."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_STARTS:
         return cell[1:]
     return cell
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -19,13 +19,19 @@ from email_validator import EmailNotValidError, validate_email
 from crm.auth.services import normalise_email
 from crm.customers import search
 from crm.customers.lifecycle import CUSTOMER_LANGUAGES, LOYALTY_LEVELS, STAGES, TIERS
-from crm.customers.purchases import CENT, DESCRIPTION_MAX, EARLIEST, MAX_AMOUNT, currencies
+from crm.customers.purchases import (
+    CENT,
+    DESCRIPTION_MAX,
+    clean_amount,
+    clean_currency,
+    clean_purchased_on,
+)
 from crm.domain import N_, Cleaner, DomainError
 from crm.imports import reading
 from crm.moments.catalog import MAX_COST
-from crm.moments.models import CHANNELS, EMOTIONS, OUTCOMES
+from crm.moments.models import CHANNELS, OUTCOMES
 from crm.moments.services import EARLIEST as EARLIEST_CONTACT
-from crm.moments.services import FUTURE_TOLERANCE, NOTES_MAX
+from crm.moments.services import FUTURE_TOLERANCE, NOTES_MAX, clean_emotion
 
 CHOICES = {"stage": STAGES, "loyalty": LOYALTY_LEVELS, "tier": TIERS, "language": CUSTOMER_LANGUAGES,
            "channel": CHANNELS, "outcome": OUTCOMES}
@@ -192,27 +198,21 @@ def check_customer(values: dict[str, str], lookups: Lookups) -> dict:
 def check_purchase(values: dict[str, str], lookups: Lookups) -> dict:
     c = Cleaner()
     email, phone = _customer_ref(c, values)
-    amount = None
-    text = values.get("amount", "")
-    if not text:
-        c.fail("amount", N_("is required"))
+    # Read the way spreadsheets write them (thousands separators, dd/mm/yyyy), then checked
+    # by the same rules as a purchase recorded on the page.
+    amount, text = None, values.get("amount", "")
+    parsed = reading.parse_decimal(text) if text else None
+    if text and parsed is None:
+        c.fail("amount", N_("must be a number"))
     else:
-        amount = reading.parse_decimal(text)
-        if amount is None:
-            c.fail("amount", N_("must be a number"))
-        elif not amount.is_finite() or amount <= 0 or amount > MAX_AMOUNT:
-            c.fail("amount", N_("must be more than 0 and at most %(max)s"), max=MAX_AMOUNT)
-        elif amount != amount.quantize(CENT):
-            c.fail("amount", N_("must have at most two decimals"))
-    currency = (values.get("currency") or lookups.currency).strip().upper()
-    if currency not in currencies():
-        c.fail("currency", N_("must be a currency code such as EUR or USD"))
+        amount = clean_amount(c, parsed)
+    currency = clean_currency(c, values.get("currency") or lookups.currency)
     day = _date(c, lookups, "purchased_on", values.get("purchased_on", ""), required=True)
-    if day is not None and not EARLIEST <= day <= lookups.now.astimezone(timezone.utc).date() + timedelta(days=1):
-        c.fail("purchased_on", N_("cannot be in the future or before 2000"))
+    if day is not None:
+        day = clean_purchased_on(c, day, lookups.now)
     description = c.text("description", one_line(values.get("description", "")), max_len=DESCRIPTION_MAX) or ""
     _check(c)
-    return {"email": email, "phone": phone, "amount": amount.quantize(CENT), "currency": currency,
+    return {"email": email, "phone": phone, "amount": amount, "currency": currency,
             "purchased_on": day, "description": description}
 
 
@@ -230,11 +230,7 @@ def check_moment(values: dict[str, str], lookups: Lookups) -> dict:
     occurred_at = _instant(c, lookups, "occurred_at", values.get("occurred_at", ""), required=True)
     channel = _choice(c, lookups, "channel", values.get("channel", ""))
     outcome = _choice(c, lookups, "outcome", values.get("outcome", "")) or "pending"
-    emotion = None
-    if text := values.get("emotion", ""):
-        emotion = int(text) if text.lstrip("+-").isdigit() and len(text) < 4 else None
-        if emotion not in EMOTIONS:
-            c.fail("emotion", N_("must be a whole number from -2 to 2"))
+    emotion = clean_emotion(c, values.get("emotion", ""))
     cost = None
     if text := values.get("cost", ""):
         cost = reading.parse_decimal(text)

@@ -15,7 +15,7 @@ from crm.auth.models import User
 from crm.domain import N_, Conflict, NotFound
 from crm.extensions import db
 from crm.imports import services
-from crm.imports.fields import FIELDS, KINDS, guess_mapping
+from crm.imports.fields import KINDS, guess_mapping
 from crm.imports.models import ImportRun
 
 KEPT_FOR = timedelta(days=7)  # uploads are personal data: gone a week after their upload
@@ -98,7 +98,3 @@ def execute_run(actor: User, run: ImportRun, now: datetime, commit: Callable[[],
     run.status = "imported"
     db.session.flush()
     return summary
-
-
-def fields_of(run: ImportRun) -> tuple[str, ...]:
-    return FIELDS[run.kind]

@@ -10,7 +10,6 @@ writes nothing.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ from sqlalchemy import select
 from crm import audit
 from crm.auth.models import User
 from crm.domain import N_, DomainError, ValidationFailed
+from crm.exports.csvstream import protect
 from crm.extensions import db
 from crm.imports import reading
 from crm.imports.fields import FIELDS, KINDS, LABELS, guess_mapping
@@ -70,6 +70,11 @@ class ImportSummary:
     def counts(self) -> dict[str, int]:
         return {"rows": self.rows, "created": self.created, "updated": self.updated,
                 "unchanged": self.unchanged, "rejected": self.rejected}
+
+
+# What the page and the API say when a batch failed (the batches before it stay imported).
+INTERRUPTED = N_("The import stopped in the rows from line %(line)s on; they were not imported, the rows "
+                 "before them were. Import the same file again to finish: rows already imported stay as they are.")
 
 
 class ImportInterrupted(Exception):
@@ -211,11 +216,6 @@ def preview(kind: str, stream, mapping: dict[int, str], now: datetime, limit: in
 
 # --- the error file ----------------------------------------------------------------------
 
-def _protect(cell: str) -> str:
-    """A cell a spreadsheet would run as a formula gets the apostrophe the importer strips again."""
-    return "'" + cell if cell[:1] in reading.FORMULA_START else cell
-
-
 class ErrorFile:
     """Rejected rows as CSV: the file's own columns, then `line` and `error`; UTF-8 with BOM and
     the file's delimiter, so Excel opens it and the fixed file imports as it is."""
@@ -230,16 +230,8 @@ class ErrorFile:
 
     def __call__(self, error: RowError) -> None:
         cells = (error.cells + [""] * self.width)[:max(self.width, len(error.cells))]
-        self.writer.writerow([_protect(c) for c in cells] + [str(error.line), _protect(error.reason())])
+        self.writer.writerow([protect(c) for c in cells] + [str(error.line), protect(error.reason())])
         self.count += 1
-
-
-def error_file_bytes(summary_errors_source, header, delimiter) -> bytes:
-    buffer = io.StringIO()
-    writer = ErrorFile(buffer, header, delimiter)
-    for error in summary_errors_source:
-        writer(error)
-    return buffer.getvalue().encode("utf-8")
 
 
 def describe(summary: ImportSummary) -> str:

@@ -144,9 +144,7 @@ def run_import(run_id: int):
     except services.ImportInterrupted as exc:
         db.session.rollback()
         current_app.logger.exception("import %s stopped at line %s", run_id, exc.line, exc_info=exc.cause)
-        flash(_("The import stopped in the rows from line %(line)s on; they were not imported, the rows "
-                "before them were. Import the same file again to finish: rows already imported stay as they "
-                "are.", line=exc.line), "error")
+        flash(_(services.INTERRUPTED, line=exc.line), "error")
         return redirect(url_for("imports.show", run_id=run_id))
     db.session.commit()
     flash(_("Imported: %(summary)s", summary=services.describe(summary)), "success")

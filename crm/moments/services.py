@@ -36,7 +36,7 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 NOTES_MAX = 5000
 
 
-def _clean_emotion(c: Cleaner, value):
+def clean_emotion(c: Cleaner, value):
     if value in (None, ""):
         return None
     if isinstance(value, str) and value.lstrip("-+").isdigit():
@@ -80,7 +80,7 @@ def log_moment(actor: User, data: dict, now: datetime) -> Moment:
         c.fail("moment_type", N_("no such moment type"))
     channel = c.choice("channel", data.get("channel") or None, CHANNELS, required=False)
     outcome = c.choice("outcome", data.get("outcome") or "pending", OUTCOMES)
-    emotion = _clean_emotion(c, data.get("emotion"))
+    emotion = clean_emotion(c, data.get("emotion"))
     notes = c.text("notes", data.get("notes"), max_len=NOTES_MAX, multiline=True) or ""
     cost = parse_decimal(c, "cost", data.get("cost"), maximum=MAX_COST)
     occurred_at = data.get("occurred_at") or now
@@ -220,7 +220,7 @@ def get_moment(moment_id: int) -> Moment:
 
 def set_emotion(actor: User, moment: Moment, emotion, now: datetime) -> Moment:
     c = Cleaner()
-    value = _clean_emotion(c, emotion)
+    value = clean_emotion(c, emotion)
     c.check()
     moment.emotion = value
     db.session.flush()

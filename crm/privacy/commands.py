@@ -43,11 +43,10 @@ def erase_customer(customer_id, reason, yes):
 @click.argument("customer_id", type=click.IntRange(min=1))
 def export_customer(customer_id):
     """Print everything held about one customer as JSON (an access request); the read is audited."""
-    from crm.privacy.services import customer_record, record_export
+    from crm.privacy.services import export_customer_data
 
     customer = _customer(customer_id)
     now = utc_now()
-    document = customer_record(customer, now)
-    record_export(None, customer, now, via="cli")
+    document = export_customer_data(None, customer, now, via="cli")
     db.session.commit()
     click.echo(json.dumps(document, ensure_ascii=False, indent=2))

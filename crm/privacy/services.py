@@ -23,6 +23,7 @@ from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageCh
 from crm.domain import N_, Cleaner, Conflict, Forbidden
 from crm.extensions import db
 from crm.followups.models import MessageTemplate, OutboxMessage, SurveyResponse
+from crm.followups.services import cancel_rows
 from crm.insights.models import CustomerDecision, TierChange
 from crm.moments.models import Commitment, Moment, MomentType
 
@@ -142,10 +143,13 @@ def customer_record(customer: Customer, now: datetime) -> dict:
     }
 
 
-def record_export(actor: User, customer: Customer, now: datetime, *, via: str) -> None:
-    """Who read everything about the customer, and how (page, api)."""
+def export_customer_data(actor: User | None, customer: Customer, now: datetime, *, via: str) -> dict:
+    """Everything held about the customer (an access request), with who read it and how
+    (page, api, cli) in the audit trail."""
+    document = customer_record(customer, now)
     audit.record(actor, "customer.data_exported", "customer", customer.id, now, via=via)
     db.session.flush()
+    return document
 
 
 # --- erasure ------------------------------------------------------------------------------
@@ -184,10 +188,7 @@ def erase_customer(actor: User | None, customer: Customer, reason, now: datetime
                                                             SurveyResponse.comment != "").values(comment="")),
         # Waiting messages never leave; every message loses its address and words (staff alerts
         # about the customer too). Status, kind and instants stay: delivery figures do not change.
-        "messages_cancelled": run(update(OutboxMessage).where(
-            OutboxMessage.customer_id == cid, OutboxMessage.status.in_(("pending", "failed", "sending")))
-            .values(status="cancelled", cancelled_at=now, claimed_by=None, lease_until=None,
-                    last_error="the customer's data was erased")),
+        "messages_cancelled": cancel_rows(OutboxMessage.customer_id == cid, now, "the customer's data was erased"),
         "messages_blanked": run(update(OutboxMessage).where(OutboxMessage.customer_id == cid)
                                 .values(to_address="", subject="", message=b"")),
         # Manual reasons are free text; "created" is the app's own word.
@@ -216,8 +217,7 @@ def erase_customer(actor: User | None, customer: Customer, reason, now: datetime
     customer.marketing_consent = False
     if customer.unsubscribed_at is None:
         customer.unsubscribed_at = now
-    customer.erased_at = customer.updated_at = now
-    db.session.flush()
+    customer.erased_at = customer.updated_at = now  # the session's copy, as the UPDATE above set it
     audit.record(actor, "customer.erased", "customer", cid, now, reason=reason, counts=counts)
     db.session.flush()
     # What the session held about the rows changed behind its back is stale now.

@@ -41,8 +41,7 @@ def export(customer_id: int):
     """Everything held about the customer, as one JSON file; the download is audited."""
     customer = get_customer(customer_id)
     now = utc_now()
-    document = services.customer_record(customer, now)
-    services.record_export(current_user, customer, now, via="page")
+    document = services.export_customer_data(current_user, customer, now, via="page")
     db.session.commit()
     return json_download(document, f"customer-{customer.id}.json")
 

@@ -55,7 +55,7 @@ class TestSecrets:
     def test_only_the_hash_is_stored_and_the_secret_opens_the_feed(self, ctx, agent):
         user = db.session.get(User, agent.id)
         feed, secret = services.issue_feed(user, real_now())
-        assert len(secret) >= 43 and feed.token_hash == services.hash_secret(secret) and secret not in feed.token_hash
+        assert len(secret) >= 43 and feed.token_hash == services.hash_token(secret) and secret not in feed.token_hash
         assert services.user_for_secret(secret, real_now()).id == agent.id
         assert feed.last_used_at is not None
         assert db.session.scalar(select(AuditEvent.action).where(AuditEvent.entity_id == agent.id)) \
