@@ -19,8 +19,9 @@ from email.utils import format_datetime as rfc2822
 from email.utils import parseaddr
 
 from flask import current_app
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import or_, select, update
 
+from crm import claims
 from crm.customers.models import Customer
 from crm.extensions import db
 from crm.followups.models import OutboxMessage
@@ -58,32 +59,15 @@ class _Clock:
 
 
 def release_expired_leases(connection, now: datetime) -> int:
-    """Rows whose dispatcher died (or hung) past its lease go back to `pending`.
-    Whatever that dispatcher sent but had not marked is sent again: the duplicate window."""
-    c = OutboxMessage.__table__.c
-    result = connection.execute(update(OutboxMessage.__table__).where(
-        c.status == "sending", c.lease_until < now).values(status="pending", claimed_by=None, lease_until=None))
-    connection.commit()
-    return result.rowcount
+    """Rows whose dispatcher died (or hung) past its lease go back to `pending`."""
+    return claims.release_expired_leases(connection, OutboxMessage.__table__, now)
 
 
 def _claim(connection, now: datetime, token: str, size: int, lease: timedelta) -> tuple[list, int]:
     table = OutboxMessage.__table__
     c = table.c
-    due = (select(c.id)
-           # Literal, so both engines see the partial index's own condition.
-           .where(text("status IN ('pending', 'sending')"), c.status == "pending", c.due_at <= now)
-           .order_by(c.due_at, c.id).limit(size))
-    if connection.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    else:
-        # Take SQLite's write lock before reading, so two dispatchers cannot both
-        # select the same rows and then queue behind each other's UPDATE.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-    statement = (update(table).where(c.id.in_(due.scalar_subquery()))
-                 .values(status="sending", claimed_by=token, lease_until=now + lease, attempts=c.attempts + 1)
-                 .returning(c.id, c.kind, c.customer_id, c.to_address, c.message, c.attempts))
-    rows = connection.execute(statement).all()
+    rows = claims.claim_due(connection, table, now, token, size, lease,
+                            [c.id, c.kind, c.customer_id, c.to_address, c.message, c.attempts])
     # A marketing message claimed after its customer unsubscribed does not leave.
     marketing = [row.customer_id for row in rows if row.kind == "marketing" and row.customer_id]
     stopped: set[int] = set()
@@ -131,12 +115,7 @@ def _mark_failed(connection, failures: list[tuple], token: str, now: datetime, r
 
 def _release(connection, ids: list[int], token: str) -> None:
     """Give back rows this run claimed but did not try: they were not attempted."""
-    if not ids:
-        return
-    c = OutboxMessage.__table__.c
-    connection.execute(update(OutboxMessage.__table__).where(c.id.in_(ids), c.claimed_by == token).values(
-        status="pending", claimed_by=None, lease_until=None, attempts=c.attempts - 1))
-    connection.commit()
+    claims.release_untried(connection, OutboxMessage.__table__, ids, token)
 
 
 def dispatch(transport, now: datetime, *, batch: int = BATCH, lease: timedelta = LEASE,
