@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from crm import requestlog
 from crm.config import load_config
 
 
@@ -15,6 +16,7 @@ def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(load_config(app.instance_path, overrides=config))
+    requestlog.init_app(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -66,13 +68,15 @@ def register_blueprints(app: Flask) -> None:
     from crm.exports.views import bp as exports_bp
     from crm.feeds.views import bp as feeds_bp
     from crm.followups.views import bp as followups_bp
+    from crm.health.views import bp as health_bp
     from crm.imports.views import bp as imports_bp
     from crm.insights.views import bp as insights_bp
     from crm.moments.views import bp as moments_bp
     from crm.privacy.views import bp as privacy_bp
 
     for blueprint in (auth_bp, customers_bp, moments_bp, compensations_bp, admin_bp, followups_bp, insights_bp,
-                      charter_bp, lifecycle_bp, imports_bp, exports_bp, privacy_bp, feeds_bp):
+                      charter_bp, lifecycle_bp, imports_bp, exports_bp, privacy_bp, feeds_bp,
+                      health_bp):
         app.register_blueprint(blueprint)
     register_api(app)
 
@@ -96,6 +100,7 @@ from crm.calendars import models as _calendar_models  # noqa: E402,F401
 from crm.compensations import models as _compensation_models  # noqa: E402,F401
 from crm.customers import models as _customer_models  # noqa: E402,F401
 from crm.followups import models as _followup_models  # noqa: E402,F401
+from crm.health import models as _health_models  # noqa: E402,F401
 from crm.insights import models as _insight_models  # noqa: E402,F401
 from crm.insights import rollup as _rollup  # noqa: E402,F401  (its tables, and the hook that marks changed days)
 from crm.moments import models as _moment_models  # noqa: E402,F401

@@ -19,6 +19,20 @@ def _env_bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _log_format(env: str) -> str:
+    value = os.environ.get("CRM_LOG_FORMAT", "json" if env == "production" else "text").strip().lower()
+    if value not in {"json", "text"}:
+        raise ConfigError(f"CRM_LOG_FORMAT must be json or text, not {value!r}")
+    return value
+
+
+def _log_level() -> str:
+    value = os.environ.get("CRM_LOG_LEVEL", "INFO").strip().upper()
+    if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ConfigError(f"CRM_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
+    return value
+
+
 def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     """Settings from the environment, then `overrides` (tests pass theirs here)."""
     overrides = dict(overrides or {})
@@ -74,6 +88,13 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CRM_FRESH_LOGIN_SECONDS": 30 * 60,
         "API_SPEC_OPTIONS": {
             "security": [{"bearerAuth": []}],
+        # Request log: one line per request, JSON (for log collectors) or text (for people).
+        "CRM_LOG_FORMAT": _log_format(env),
+        "CRM_LOG_LEVEL": _log_level(),
+        # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed (0: none).
+        "CRM_PROXY_COUNT": int(os.environ.get("CRM_PROXY_COUNT", "0")),
+        # /readyz answers 503 when the scheduler's last heartbeat is older than this (seconds).
+        "CRM_HEARTBEAT_MAX_AGE": int(os.environ.get("CRM_HEARTBEAT_MAX_AGE", "120")),
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     }

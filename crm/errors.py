@@ -103,7 +103,9 @@ def handle_csrf_error(error: CSRFError):
 
 
 def handle_unexpected(error: Exception):
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    from crm.requestlog import loggable_path  # the path with a feed's or survey's secret masked
+
+    current_app.logger.exception("unhandled error on %s %s", request.method, loggable_path())
     from crm.extensions import db
 
     db.session.rollback()

@@ -154,6 +154,53 @@ def weekly_report_job(app: Flask) -> None:
 
 # After a pause, run once, not once per missed interval; never two of one job at once;
 # a run late by up to five minutes still happens.
+def deliver_webhooks_job(app: Flask) -> None:
+    """Every 15 seconds: post due webhook deliveries, retrying failures with back-off."""
+    from crm.webhooks.jobs import deliver
+
+    with app.app_context():
+        try:
+            result = deliver(utc_now())
+            if result:
+                log.info("webhooks: %s", result)
+        except Exception:
+            db.session.rollback()
+            log.exception("webhook delivery failed; the next run retries")
+        finally:
+            db.session.remove()
+
+
+def run_queued_imports_job(app: Flask) -> None:
+    """Every 10 seconds: run the imports people queued from the pages (large files)."""
+    from crm.imports.jobs import run_queued
+
+    with app.app_context():
+        try:
+            result = run_queued(utc_now())
+            if result:
+                log.info("imports: %s", result)
+        except Exception:
+            db.session.rollback()
+            log.exception("queued import failed; the next run retries")
+        finally:
+            db.session.remove()
+
+
+def heartbeat_job(app: Flask) -> None:
+    """Every 30 seconds: tell /readyz that a scheduler is alive."""
+    from crm.health import beat
+
+    with app.app_context():
+        try:
+            beat(utc_now())
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("heartbeat failed; the next run retries")
+        finally:
+            db.session.remove()
+
+
 JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300, "replace_existing": True}
 
 
@@ -175,3 +222,9 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
     scheduler.add_job(apply_lifecycle_rules_job, "cron", hour=2, minute=45, args=[app], id="apply_lifecycle_rules",
                       timezone=app.config["BABEL_DEFAULT_TIMEZONE"], **JOB_OPTIONS)
     return scheduler
+    scheduler.add_job(deliver_webhooks_job, "interval", seconds=15, args=[app], id="deliver_webhooks",
+                      **JOB_OPTIONS)
+    scheduler.add_job(run_queued_imports_job, "interval", seconds=10, args=[app], id="run_queued_imports",
+                      **JOB_OPTIONS)
+    scheduler.add_job(heartbeat_job, "interval", seconds=30, args=[app], id="heartbeat",
+                      next_run_time=utc_now(), **JOB_OPTIONS)
