@@ -73,10 +73,11 @@ def register_blueprints(app: Flask) -> None:
     from crm.insights.views import bp as insights_bp
     from crm.moments.views import bp as moments_bp
     from crm.privacy.views import bp as privacy_bp
+    from crm.webhooks.views import bp as webhooks_bp
 
     for blueprint in (auth_bp, customers_bp, moments_bp, compensations_bp, admin_bp, followups_bp, insights_bp,
                       charter_bp, lifecycle_bp, imports_bp, exports_bp, privacy_bp, feeds_bp,
-                      health_bp):
+                      webhooks_bp, health_bp):
         app.register_blueprint(blueprint)
     register_api(app)
 
@@ -104,3 +105,4 @@ from crm.health import models as _health_models  # noqa: E402,F401
 from crm.insights import models as _insight_models  # noqa: E402,F401
 from crm.insights import rollup as _rollup  # noqa: E402,F401  (its tables, and the hook that marks changed days)
 from crm.moments import models as _moment_models  # noqa: E402,F401
+from crm.webhooks import models as _webhook_models  # noqa: E402,F401

@@ -222,3 +222,4 @@ def is_empty():
 from crm.exports import commands as _exports_commands  # noqa: E402,F401
 from crm.imports import commands as _imports_commands  # noqa: E402,F401
 from crm.privacy import commands as _privacy_commands  # noqa: E402,F401
+from crm.webhooks import commands as _webhooks_commands  # noqa: E402,F401

@@ -64,6 +64,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CRM_SMTP_URL": os.environ.get("CRM_SMTP_URL") or None,
         "CRM_MAIL_DIR": os.environ.get("CRM_MAIL_DIR") or str(Path(instance_path) / "mail"),
         "CRM_SURVEY_DAYS": int(os.environ.get("CRM_SURVEY_DAYS", "30")),
+        # Seconds a webhook receiver has to answer before the delivery is retried later.
+        "CRM_WEBHOOK_TIMEOUT": float(os.environ.get("CRM_WEBHOOK_TIMEOUT", "10")),
         "SESSION_COOKIE_SECURE": _env_bool("CRM_SECURE_COOKIES", secure_default),
         "REMEMBER_COOKIE_SECURE": _env_bool("CRM_SECURE_COOKIES", secure_default),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -86,8 +88,6 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CRM_LOGIN_MAX_PER_ADDRESS": 20,
         # Approving a compensation asks for the password again after this long.
         "CRM_FRESH_LOGIN_SECONDS": 30 * 60,
-        "API_SPEC_OPTIONS": {
-            "security": [{"bearerAuth": []}],
         # Request log: one line per request, JSON (for log collectors) or text (for people).
         "CRM_LOG_FORMAT": _log_format(env),
         "CRM_LOG_LEVEL": _log_level(),
@@ -95,6 +95,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "CRM_PROXY_COUNT": int(os.environ.get("CRM_PROXY_COUNT", "0")),
         # /readyz answers 503 when the scheduler's last heartbeat is older than this (seconds).
         "CRM_HEARTBEAT_MAX_AGE": int(os.environ.get("CRM_HEARTBEAT_MAX_AGE", "120")),
+        "API_SPEC_OPTIONS": {
+            "security": [{"bearerAuth": []}],
             "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     }

@@ -50,6 +50,9 @@ LABELS = {
         "repeated_breaches": _l("Repeated broken commitments"),
         "inactivity": _l("Inactivity"),
     },
+    "webhook_status": {
+        "pending": _l("Waiting"), "sending": _l("Sending"), "delivered": _l("Delivered"), "failed": _l("Failed"),
+    },
     "lane": {
         "physical_evidence": _l("Physical evidence"), "customer_action": _l("Customer actions"),
         "frontstage_action": _l("Frontstage actions"), "backstage_action": _l("Backstage actions"),

@@ -64,16 +64,18 @@ def plan_followups_job(app: Flask) -> None:
 
 
 def maintenance_job(app: Flask) -> None:
-    """Hourly upkeep: old failed logins go, and SQLite refreshes the statistics its
-    planner needs (without them it can pick a scan over an index on large tables)."""
+    """Hourly upkeep: old failed logins and month-old webhook events go, and SQLite refreshes
+    the statistics its planner needs (without them it can pick a scan over an index on large tables)."""
     from sqlalchemy import text
 
     from crm.auth.services import prune_login_attempts
+    from crm.webhooks.jobs import prune as prune_webhook_events
 
     with app.app_context():
         try:
             pruned = prune_login_attempts(utc_now())
             db.session.commit()
+            prune_webhook_events(utc_now())
             if db.engine.dialect.name == "sqlite":
                 with db.engine.connect() as connection:
                     connection.execute(text("PRAGMA optimize"))
@@ -152,8 +154,6 @@ def weekly_report_job(app: Flask) -> None:
             db.session.remove()
 
 
-# After a pause, run once, not once per missed interval; never two of one job at once;
-# a run late by up to five minutes still happens.
 def deliver_webhooks_job(app: Flask) -> None:
     """Every 15 seconds: post due webhook deliveries, retrying failures with back-off."""
     from crm.webhooks.jobs import deliver
@@ -201,6 +201,8 @@ def heartbeat_job(app: Flask) -> None:
             db.session.remove()
 
 
+# After a pause, run once, not once per missed interval; never two of one job at once;
+# a run late by up to five minutes still happens.
 JOB_OPTIONS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 300, "replace_existing": True}
 
 
@@ -221,10 +223,10 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
                       timezone=app.config["BABEL_DEFAULT_TIMEZONE"], **JOB_OPTIONS)
     scheduler.add_job(apply_lifecycle_rules_job, "cron", hour=2, minute=45, args=[app], id="apply_lifecycle_rules",
                       timezone=app.config["BABEL_DEFAULT_TIMEZONE"], **JOB_OPTIONS)
-    return scheduler
     scheduler.add_job(deliver_webhooks_job, "interval", seconds=15, args=[app], id="deliver_webhooks",
                       **JOB_OPTIONS)
     scheduler.add_job(run_queued_imports_job, "interval", seconds=10, args=[app], id="run_queued_imports",
                       **JOB_OPTIONS)
     scheduler.add_job(heartbeat_job, "interval", seconds=30, args=[app], id="heartbeat",
                       next_run_time=utc_now(), **JOB_OPTIONS)
+    return scheduler

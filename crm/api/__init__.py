@@ -51,23 +51,39 @@ def api_blueprint(name: str, import_name: str, **options):
     return blueprint
 
 
+def _decimal_as_string(converter, field, ret, **kwargs) -> dict:
+    """A Decimal with `as_string` travels as "12.50": document a string, not a number
+    (found by schemathesis: every money field broke its documented type)."""
+    from marshmallow import fields
+
+    if isinstance(field, fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+    return {}
+
+
 def register_api(app) -> None:
     from crm.api import (
+        account,
         compensations,
         customers,
         exports,
         followups,
         impact,
+        import_runs,
         imports,
         insights,
         lifecycle,
         moments,
         privacy,
+        profitability,
         purchases,
+        reports,
         users,
+        webhooks,
     )
 
+    api.ma_plugin.converter.add_attribute_function(_decimal_as_string)
     for module in (customers, moments, users, compensations, followups, purchases, insights, lifecycle, impact,
-                   imports, exports, privacy):
+                   imports, exports, privacy, webhooks, account, profitability, reports, import_runs):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp)

@@ -27,6 +27,7 @@ from crm.moments.catalog import MAX_COST, parse_decimal
 from crm.moments.models import Commitment, Moment, MomentType
 from crm.pagination import Page, paginate
 from crm.queries import get_or_raise, is_id, taken_by_other
+from crm.webhooks import events as webhook_events
 
 GRANTED = ("approved", "issued")
 
@@ -143,10 +144,11 @@ def _write_notices(compensation_ids: list[int], now: datetime) -> None:
     compensation_issued rules in this same transaction, keyed so each is written once."""
     from crm.followups.services import schedule_compensation_notices
 
-    issued = db.session.scalars(select(Compensation).options(
+    issued = list(db.session.scalars(select(Compensation).options(
         joinedload(Compensation.customer).joinedload(Customer.owner),
-        joinedload(Compensation.moment).joinedload(Moment.moment_type)).where(Compensation.id.in_(compensation_ids)))
+        joinedload(Compensation.moment).joinedload(Moment.moment_type)).where(Compensation.id.in_(compensation_ids))))
     schedule_compensation_notices(issued, now)
+    webhook_events.compensations_issued(issued, now)
 
 
 # --- decisions ------------------------------------------------------------------------
@@ -298,6 +300,10 @@ def save_policy(actor: User, policy: CompensationPolicy | None, data: dict, now:
     db.session.flush()
     audit.record(actor, "compensation_policy.saved", "compensation_policy", policy.id, now)
     return policy
+
+
+def get_policy(policy_id: int) -> CompensationPolicy:
+    return get_or_raise(CompensationPolicy, policy_id, N_("no such compensation policy"))
 
 
 def list_policies() -> list[CompensationPolicy]:

@@ -45,6 +45,7 @@ from crm.domain import N_, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
 from crm.insights import rollup
 from crm.moments.models import MomentType
+from crm.webhooks import events as webhook_events
 
 CHUNK = 1000
 
@@ -260,6 +261,7 @@ def _apply(moves: list[Move], now: datetime, *, checkpoint=None) -> RunResult:
             if history:
                 db.session.execute(insert(StageChange.__table__), history)
                 rollup.mark_instants([now])  # the day's churn figures changed
+                webhook_events.stages_changed(history, now)
             if events:
                 db.session.execute(insert(AuditEvent.__table__), events)
             result.customers += len(moved)

@@ -27,6 +27,7 @@ from crm.extensions import db
 from crm.followups.models import SurveyResponse
 from crm.moments.models import Commitment, Moment, MomentType
 from crm.pagination import Page, paginate
+from crm.webhooks import events as webhook_events
 
 EDITABLE = ("name", "email", "phone", "company", "segment", "loyalty", "tier", "language",
             "marketing_consent", "owner_id", "renewal_date")
@@ -112,6 +113,7 @@ def create_customer(actor: User, data: dict, now: datetime) -> Customer:
     _index_terms(customer)
     audit.record(actor, "customer.created", "customer", customer.id, now)
     db.session.flush()
+    webhook_events.customer_created(customer, now)
     return customer
 
 
@@ -155,6 +157,8 @@ def change_stage(actor: User | None, customer: Customer, stage, reason, now: dat
     db.session.flush()
     audit.record(actor, "customer.stage_changed", "customer", customer.id, now,
                  to=stage, rule=rule)
+    webhook_events.stages_changed([{"customer_id": customer.id, "from_stage": change.from_stage, "to_stage": stage,
+                                    "at": now, "user_id": change.user_id, "rule": rule}], now)
     return change
 
 

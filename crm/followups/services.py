@@ -50,6 +50,7 @@ from crm.insights import rollup
 from crm.moments.models import OUTCOMES, Moment, MomentType
 from crm.pagination import Page, paginate
 from crm.queries import get_or_raise, is_id, taken_by_other
+from crm.webhooks import events as webhook_events
 
 CODE_MAX = 60
 NAME_MAX = 120
@@ -561,6 +562,7 @@ def answer_survey(token, data: dict, now: datetime) -> SurveyResponse:
             emotion=emotion_for(message.survey, score)), execution_options={"synchronize_session": False})
     _detractor(response, now)
     db.session.flush()
+    webhook_events.survey_answered(response, now)
     return response
 
 

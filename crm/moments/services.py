@@ -30,6 +30,7 @@ from crm.moments.models import (
 )
 from crm.pagination import Page, paginate
 from crm.queries import get_or_raise, is_id
+from crm.webhooks import events as webhook_events
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 FUTURE_TOLERANCE = timedelta(minutes=10)
@@ -131,6 +132,7 @@ def log_moment(actor: User, data: dict, now: datetime) -> Moment:
     db.session.flush()
     schedule_after_moment(moment, now)
     audit.record(actor, "moment.logged", "moment", moment.id, now, customer_id=customer.id)
+    webhook_events.moment_logged(moment, moment_type.code, now)
     after_contact(customer.id, moment_type.code, now)
     return moment
 

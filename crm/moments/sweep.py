@@ -10,6 +10,7 @@ from crm.compensations.services import propose_for_breaches
 from crm.extensions import db
 from crm.insights import rollup
 from crm.moments.models import Commitment
+from crm.webhooks import events as webhook_events
 
 BATCH = 5000
 
@@ -34,10 +35,11 @@ def sweep_commitments(now: datetime) -> SweepResult:
         update(Commitment)
         .where(Commitment.status == "open", Commitment.due_at <= now)
         .values(status="breached", breached_at=Commitment.due_at)
-        .returning(Commitment.id, Commitment.due_at)
+        .returning(Commitment.id, Commitment.due_at, Commitment.kind, Commitment.customer_id, Commitment.moment_id)
         .execution_options(synchronize_session=False)).all()
-    breached_ids = [commitment_id for commitment_id, _ in breached]
-    rollup.mark_instants(due for _, due in breached)
+    breached_ids = [row.id for row in breached]
+    rollup.mark_instants(row.due_at for row in breached)
+    webhook_events.commitments_breached(breached, now)
     result.breached = len(breached_ids)
     flagged = db.session.execute(
         update(Commitment)

@@ -1,0 +1,1 @@
+"""Webhooks: admins register endpoints; events become signed deliveries through an outbox."""
