@@ -16,12 +16,10 @@ from crm.admin.forms import (
 )
 from crm.admin.hours import country_name, hours_summary, regions_of, time_zones, with_day_names
 from crm.auth import services as staff
-from crm.auth.models import Team
 from crm.calendars import services as calendar_service
 from crm.compensations import services as compensations
-from crm.compensations.models import CompensationPolicy
 from crm.customers.lifecycle import TIERS
-from crm.domain import N_, DomainError, NotFound
+from crm.domain import DomainError
 from crm.extensions import db
 from crm.labels import label
 from crm.moments import catalog
@@ -92,9 +90,7 @@ def teams():
 @bp.route("/teams/new", methods=["GET", "POST"], defaults={"team_id": None})
 @bp.route("/teams/<id:team_id>", methods=["GET", "POST"])
 def edit_team(team_id: int | None):
-    team = db.session.get(Team, team_id) if team_id else None
-    if team_id and team is None:
-        raise NotFound(N_("no such team"))
+    team = staff.get_team(team_id) if team_id else None
     form = TeamForm(obj=team)
     return _save(form, lambda: staff.save_team(current_user, team, form.data, utc_now()),
                  _("Team saved."), "admin.teams", "admin/team_form.html", team=team)
@@ -181,9 +177,7 @@ def compensation_policies():
 @bp.route("/compensation-policies/new", methods=["GET", "POST"], defaults={"policy_id": None})
 @bp.route("/compensation-policies/<id:policy_id>", methods=["GET", "POST"])
 def edit_policy(policy_id: int | None):
-    policy = db.session.get(CompensationPolicy, policy_id) if policy_id else None
-    if policy_id and policy is None:
-        raise NotFound(N_("no such compensation policy"))
+    policy = compensations.get_policy(policy_id) if policy_id else None
     form = PolicyForm(obj=policy, moment_types=catalog.list_moment_types(include_inactive=True))
     return _save(form, lambda: compensations.save_policy(current_user, policy, form.to_data(), utc_now()),
                  _("Compensation policy saved."), "admin.compensation_policies", "admin/policy_form.html",

@@ -1,15 +1,21 @@
 """/api/v1/compensations and /api/v1/calendars: review, decide, issue; business calendars."""
 from __future__ import annotations
 
+from flask import abort
+
 from crm.api import api_blueprint, api_user, require_role
-from crm.api.customers import page_body
+from crm.api.followups import transaction
+from crm.api.paging import list_page, page_body
 from crm.api.schemas import (
     ApproveSchema,
     CalendarSchema,
     CalendarUpdateSchema,
     CompensationQuerySchema,
     CompensationSchema,
+    GoodwillLimitSchema,
     GoodwillSchema,
+    PageQuerySchema,
+    PolicySchema,
     RejectSchema,
     page_schema,
 )
@@ -22,6 +28,11 @@ from crm.types import utc_now
 blp = api_blueprint("api_compensations", __name__, url_prefix="/api/v1",
                     description="Compensations for broken promises; business calendars")
 CompensationPageSchema = page_schema(CompensationSchema, "CompensationPage")
+CalendarPageSchema = page_schema(CalendarSchema, "CalendarPage")
+PolicyPageSchema = page_schema(PolicySchema, "PolicyPage")
+GoodwillLimitPageSchema = page_schema(GoodwillLimitSchema, "GoodwillLimitPage")
+# The roles whose on-the-spot grants have a limit (admins have none), as on the policies page.
+GOODWILL_ROLES = ("agent", "supervisor")
 
 
 @blp.get("/compensations")
@@ -77,10 +88,18 @@ def goodwill(data, moment_id):
 
 
 @blp.get("/calendars")
-@blp.response(200, CalendarSchema(many=True))
-def list_calendars():
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, CalendarPageSchema)
+def list_calendars(args):
     """Business calendars: opening hours, time zone, public holidays and closures."""
-    return calendars.list_calendars()
+    return list_page(calendars.list_calendars(), args)
+
+
+@blp.get("/calendars/<id:calendar_id>")
+@blp.response(200, CalendarSchema)
+def get_calendar(calendar_id):
+    """One business calendar."""
+    return calendars.get_calendar(calendar_id)
 
 
 @blp.post("/calendars")
@@ -88,8 +107,10 @@ def list_calendars():
 @blp.arguments(CalendarSchema)
 @blp.response(201, CalendarSchema)
 def create_calendar(data):
-    calendar = calendars.save_calendar(api_user(), None, data, utc_now())
-    db.session.commit()
+    """Add a business calendar (admins): opening hours per weekday (split shifts allowed), time
+    zone, the country (and region) whose public holidays close it, and its own closures."""
+    with transaction():
+        calendar = calendars.save_calendar(api_user(), None, data, utc_now())
     return calendar
 
 
@@ -98,6 +119,66 @@ def create_calendar(data):
 @blp.arguments(CalendarUpdateSchema)
 @blp.response(200, CalendarSchema)
 def update_calendar(data, calendar_id):
-    calendar = calendars.save_calendar(api_user(), calendars.get_calendar(calendar_id), data, utc_now())
-    db.session.commit()
+    """Change a business calendar (admins); only the fields sent change. `closures`, when
+    sent, replaces the list; `country: null` drops the public holidays."""
+    calendar = calendars.get_calendar(calendar_id)
+    with transaction():
+        calendars.save_calendar(api_user(), calendar, data, utc_now())
     return calendar
+
+
+# --- compensation policies and goodwill limits -------------------------------------------------
+
+@blp.get("/compensation-policies")
+@require_role("admin")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, PolicyPageSchema)
+def list_policies(args):
+    """What each broken promise earns, per moment type and tier (admins)."""
+    return list_page(services.list_policies(), args)
+
+
+@blp.post("/compensation-policies")
+@require_role("admin")
+@blp.arguments(PolicySchema)
+@blp.response(201, PolicySchema)
+def create_policy(data):
+    """Add a compensation policy (admins). Refused with 409 when the moment type and tier
+    already have one."""
+    with transaction():
+        policy = services.save_policy(api_user(), None, data, utc_now())
+    return policy
+
+
+@blp.put("/compensation-policies/<id:policy_id>")
+@require_role("admin")
+@blp.arguments(PolicySchema)
+@blp.response(200, PolicySchema)
+def update_policy(data, policy_id):
+    """Replace a compensation policy (admins); what is left out takes its default."""
+    policy = services.get_policy(policy_id)
+    with transaction():
+        services.save_policy(api_user(), policy, data, utc_now())
+    return policy
+
+
+@blp.get("/goodwill-limits")
+@require_role("admin")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, GoodwillLimitPageSchema)
+def list_goodwill_limits(args):
+    """The most agents and supervisors may each grant on the spot (admins)."""
+    return list_page([{"role": role, "max_value": services.goodwill_limit(role)} for role in GOODWILL_ROLES], args)
+
+
+@blp.put("/goodwill-limits/<string(maxlength=20):role>")
+@require_role("admin")
+@blp.arguments(GoodwillLimitSchema)
+@blp.response(200, GoodwillLimitSchema)
+def set_goodwill_limit(data, role):
+    """Set the most one role (`agent` or `supervisor`) may grant on the spot (admins)."""
+    if role not in GOODWILL_ROLES:
+        abort(404)
+    with transaction():
+        services.set_goodwill_limit(api_user(), role, data["max_value"], utc_now())
+    return {"role": role, "max_value": services.goodwill_limit(role)}

@@ -1,14 +1,21 @@
 """/api/v1/customers: search, create, read, edit, stage changes and history."""
 from __future__ import annotations
 
+from marshmallow import Schema, fields
+
 from crm.api import api_blueprint, api_user
+from crm.api.paging import list_page, page_body
 from crm.api.schemas import (
+    CommitmentSchema,
     CustomerCreateSchema,
     CustomerQuerySchema,
     CustomerSchema,
     CustomerUpdateSchema,
+    MomentSchema,
+    PageQuerySchema,
     StageChangeRequestSchema,
     StageChangeSchema,
+    SurveyResponseSchema,
     page_schema,
 )
 from crm.customers import services
@@ -18,11 +25,34 @@ from crm.types import utc_now
 blp = api_blueprint("api_customers", __name__, url_prefix="/api/v1/customers",
                 description="Customers and their lifecycle")
 CustomerPageSchema = page_schema(CustomerSchema, "CustomerPage")
+StageChangePageSchema = page_schema(StageChangeSchema, "StageChangePage")
+# The timeline's kinds of entry, and the field and instant each answers with.
+TIMELINE_KINDS = {"moment": ("moment", "occurred_at"), "stage": ("stage_change", "at"),
+                  "met": ("commitment", "met_at"), "survey": ("survey_answer", "answered_at")}
 
 
-def page_body(page) -> dict:
-    return {"items": page.items, "total": page.total, "page": page.page,
-            "per_page": page.per_page, "pages": page.pages}
+class TimelineEntrySchema(Schema):
+    """One entry of the customer's history; the field named by `kind` holds it, the others are null."""
+
+    kind = fields.String(metadata={"enum": [name for name, _ in TIMELINE_KINDS.values()],
+                                   "description": "moment: a contact; stage_change; commitment: one met; "
+                                                  "survey_answer"})
+    at = fields.AwareDateTime()
+    moment = fields.Nested(MomentSchema, allow_none=True)
+    stage_change = fields.Nested(StageChangeSchema, allow_none=True)
+    commitment = fields.Nested(CommitmentSchema, allow_none=True)
+    survey_answer = fields.Nested(SurveyResponseSchema, allow_none=True)
+
+
+def _timeline_entry(kind: str, row) -> dict:
+    name, instant = TIMELINE_KINDS[kind]
+    entry = dict.fromkeys(name for name, _ in TIMELINE_KINDS.values())
+    entry.update(kind=name, at=getattr(row, instant))
+    entry[name] = row
+    return entry
+
+
+TimelinePageSchema = page_schema(TimelineEntrySchema, "TimelinePage")
 
 
 @blp.get("")
@@ -55,6 +85,7 @@ def create_customer(data):
 @blp.get("/<id:customer_id>")
 @blp.response(200, CustomerSchema)
 def get_customer(customer_id):
+    """One customer: details, lifecycle stage, loyalty, service tier, owner, consent."""
     return services.get_customer(customer_id)
 
 
@@ -81,7 +112,21 @@ def change_stage(data, customer_id):
 
 
 @blp.get("/<id:customer_id>/stages")
-@blp.response(200, StageChangeSchema(many=True))
-def stage_history(customer_id):
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, StageChangePageSchema)
+def stage_history(args, customer_id):
     """Every stage the customer went through, newest first."""
-    return services.stage_history(services.get_customer(customer_id))
+    return list_page(services.stage_history(services.get_customer(customer_id)), args)
+
+
+@blp.get("/<id:customer_id>/timeline")
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, TimelinePageSchema)
+def timeline(args, customer_id):
+    """The customer page's history, newest first: contacts (with their commitments), stage
+    changes, commitments met and survey answers. Not counted: `total` and `pages` are null,
+    `has_next` says whether there is more. The customer's other lists: `/commitments`,
+    `/followups`, `/purchases` and `/compensations`, each with `?customer_id=`."""
+    page = services.timeline(services.get_customer(customer_id), args["page"], args["per_page"])
+    page.items = [_timeline_entry(kind, row) for kind, row in page.items]
+    return page_body(page)

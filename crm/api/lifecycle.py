@@ -5,6 +5,8 @@ from marshmallow import Schema, fields
 
 from crm.api import api_blueprint, api_user, require_role
 from crm.api.followups import transaction
+from crm.api.paging import list_page
+from crm.api.schemas import PageQuerySchema, page_schema
 from crm.customers import automation
 from crm.customers.automation_rules import RULES_BY_CODE
 from crm.extensions import db
@@ -23,6 +25,18 @@ class LifecycleRuleSchema(Schema):
     updated_at = fields.AwareDateTime(dump_only=True, allow_none=True)
 
 
+LifecycleRulePageSchema = page_schema(LifecycleRuleSchema, "LifecycleRulePage")
+
+
+class LifecycleRunSchema(Schema):
+    customers = fields.Integer(metadata={"description": "Customers whose stage or loyalty changed"})
+    stage_moves = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                              metadata={"description": "Stage moves per rule code"})
+    loyalty_changes = fields.Dict(keys=fields.String(), values=fields.Integer(),
+                                  metadata={"description": "Loyalty changes per rule code"})
+    disabled = fields.List(fields.String(), metadata={"description": "Rules that are off, not applied"})
+
+
 class LifecycleRuleUpdateSchema(Schema):
     enabled = fields.Boolean()
     params = fields.Dict(keys=fields.String(), values=fields.Raw())
@@ -30,12 +44,24 @@ class LifecycleRuleUpdateSchema(Schema):
 
 @blp.get("/lifecycle-rules")
 @require_role("supervisor")
-@blp.response(200, LifecycleRuleSchema(many=True))
-def list_lifecycle_rules():
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, LifecycleRulePageSchema)
+def list_lifecycle_rules(args):
     """Every rule in the order they are applied: on or off, where it moves customers, its settings."""
     rows = automation.rules()
     db.session.commit()  # rules read for the first time are stored with their defaults
-    return rows
+    return list_page(rows, args)
+
+
+@blp.post("/lifecycle-rules/run")
+@require_role("admin")
+@blp.response(200, LifecycleRunSchema)
+def run_lifecycle_rules():
+    """Apply the rules that are on to every customer now, as the nightly run does (admins).
+    Customers are written in chunks, each committed; running it twice changes nothing more."""
+    result = automation.apply_lifecycle_rules(utc_now(), api_user(), checkpoint=db.session.commit)
+    db.session.commit()
+    return result
 
 
 @blp.put("/lifecycle-rules/<string(maxlength=40):code>")

@@ -4,13 +4,17 @@ from __future__ import annotations
 from flask import g
 
 from crm.api import api_blueprint, api_user, require_role
-from crm.api.customers import page_body
+from crm.api.followups import transaction
+from crm.api.paging import list_page, page_body
 from crm.api.schemas import (
     CommitmentQuerySchema,
     CommitmentSchema,
+    EmotionSchema,
     MomentCreateSchema,
     MomentSchema,
     MomentTypeSchema,
+    MomentTypeUpdateSchema,
+    PageQuerySchema,
     page_schema,
 )
 from crm.compensations.services import compensation_ids
@@ -21,13 +25,35 @@ from crm.types import utc_now
 blp = api_blueprint("api_moments", __name__, url_prefix="/api/v1",
                 description="Moments of truth and their commitments")
 CommitmentPageSchema = page_schema(CommitmentSchema, "CommitmentPage")
+MomentTypePageSchema = page_schema(MomentTypeSchema, "MomentTypePage")
 
 
 @blp.get("/moment-types")
-@blp.response(200, MomentTypeSchema(many=True))
-def list_moment_types():
-    """The moment-of-truth catalog, with service levels per customer tier."""
-    return catalog.list_moment_types(include_inactive=True)
+@blp.arguments(PageQuerySchema, location="query")
+@blp.response(200, MomentTypePageSchema)
+def list_moment_types(args):
+    """The moment-of-truth catalog, with service levels per customer tier, in journey order."""
+    return list_page(catalog.list_moment_types(include_inactive=True), args)
+
+
+@blp.get("/moment-types/<id:type_id>")
+@blp.response(200, MomentTypeSchema)
+def get_moment_type(type_id):
+    """One moment type of the catalog."""
+    return catalog.get_moment_type(type_id)
+
+
+@blp.patch("/moment-types/<id:type_id>")
+@require_role("admin")
+@blp.arguments(MomentTypeUpdateSchema)
+@blp.response(200, MomentTypeSchema)
+def update_moment_type(data, type_id):
+    """Change a moment type (admins); only the fields sent change. `service_levels`, when sent,
+    replaces every tier's levels. Refused with 422 (bad values), 409 (a code another type has)."""
+    moment_type = catalog.get_moment_type(type_id)
+    with transaction():
+        catalog.save_moment_type(api_user(), moment_type, data, utc_now())
+    return moment_type
 
 
 @blp.post("/moment-types")
@@ -48,6 +74,17 @@ def log_moment(data):
     """Log a contact; answers the moment with the commitments it created."""
     moment = services.log_moment(api_user(), data, utc_now())
     db.session.commit()
+    return moment
+
+
+@blp.post("/moments/<id:moment_id>/emotion")
+@blp.arguments(EmotionSchema)
+@blp.response(200, MomentSchema)
+def set_emotion(data, moment_id):
+    """Set (or clear, with null) how the customer felt during a logged contact: −2 to +2."""
+    moment = services.get_moment(moment_id)
+    with transaction():
+        services.set_emotion(api_user(), moment, data["emotion"], utc_now())
     return moment
 
 

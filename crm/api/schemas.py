@@ -20,17 +20,21 @@ class PageQuerySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1)
-    per_page = fields.Integer(load_default=25)
+    page = fields.Integer(load_default=1, metadata={"description": "From 1"})
+    per_page = fields.Integer(load_default=25, metadata={"description": "1 to 100"})
 
 
 def page_schema(item_schema, name: str):
+    """Every list answers this envelope (see crm.api.paging)."""
     return Schema.from_dict({
         "items": fields.List(fields.Nested(item_schema), required=True),
-        "total": fields.Integer(required=True),
+        "total": fields.Integer(required=True, allow_none=True,
+                                metadata={"description": "null when the list is not counted"}),
         "page": fields.Integer(required=True),
         "per_page": fields.Integer(required=True),
-        "pages": fields.Integer(required=True),
+        "pages": fields.Integer(required=True, allow_none=True,
+                                metadata={"description": "null when the list is not counted"}),
+        "has_next": fields.Boolean(required=True),
     }, name=name)
 
 
@@ -121,6 +125,22 @@ class MomentTypeSchema(Schema):
     support_process = fields.String()
     active = fields.Boolean()
     service_levels = fields.List(fields.Nested(ServiceLevelSchema))
+    calendar_id = fields.Integer(allow_none=True, strict=True, metadata={
+        "description": "The business calendar its deadlines count in; the default calendar when null"})
+    warn_ratio = fields.Decimal(as_string=True, allow_nan=False, metadata={
+        "description": "Share of the time allowed after which an open commitment is at risk (0 to 1)"})
+    objective_metric = fields.String(allow_none=True, metadata={
+        "description": "What the objective is measured by: emotion, csat, fcr_second or sla"})
+    objective_target = fields.Decimal(allow_none=True, as_string=True, allow_nan=False)
+
+
+class MomentTypeUpdateSchema(MomentTypeSchema):
+    """Only what is sent changes."""
+
+    code = fields.String()
+    name = fields.String()
+    phase = fields.String()
+    channel = fields.String()
 
 
 # --- moments and commitments -----------------------------------------------------
@@ -171,6 +191,11 @@ class MomentCreateSchema(Schema):
     staff_id = fields.Integer(allow_none=True, strict=True)
 
 
+class EmotionSchema(Schema):
+    emotion = fields.Integer(required=True, allow_none=True, strict=True, metadata={
+        "minimum": -2, "maximum": 2, "description": "−2 (very unhappy) to +2 (delighted); null clears it"})
+
+
 class MomentSchema(Schema):
     id = fields.Integer()
     customer_id = fields.Integer()
@@ -188,6 +213,16 @@ class MomentSchema(Schema):
     commitments = fields.List(fields.Nested(CommitmentSchema))
 
 
+class SurveyResponseSchema(Schema):
+    id = fields.Integer()
+    customer_id = fields.Integer()
+    moment_id = fields.Integer(allow_none=True)
+    kind = fields.String(metadata={"enum": ["nps", "csat", "ces"]})
+    score = fields.Integer()
+    comment = fields.String()
+    answered_at = fields.AwareDateTime()
+
+
 # --- users -----------------------------------------------------------------------
 
 class UserSchema(Schema):
@@ -199,6 +234,23 @@ class UserSchema(Schema):
     locale = fields.String(allow_none=True)
     active = fields.Boolean()
     password = fields.String(load_only=True, required=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+
+
+class UserUpdateSchema(UserSchema):
+    """Only what is sent changes; a password left out stays."""
+
+    email = fields.String()
+    name = fields.String()
+    role = fields.String()
+    password = fields.String(load_only=True)
+
+
+class TeamSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True)
+    kind = fields.String(metadata={"enum": ["internal", "partner"], "description": "internal when left out"})
+    description = fields.String(allow_none=True)
     created_at = fields.AwareDateTime(dump_only=True)
 
 
@@ -241,6 +293,33 @@ class CompensationSchema(Schema):
     issued_at = fields.AwareDateTime(allow_none=True)
 
 
+class PolicySchema(Schema):
+    """What a broken promise earns: per moment type and tier (null: any), with escalation and a cap."""
+
+    id = fields.Integer(dump_only=True)
+    moment_type_id = fields.Integer(allow_none=True, strict=True, metadata={"description": "null: any type"})
+    tier = fields.String(allow_none=True, metadata={"description": "null: any tier"})
+    kind = fields.String(required=True, metadata={
+        "enum": ["discount", "credit", "gift", "free_service", "apology"]})
+    value = fields.Decimal(as_string=True, allow_none=True, allow_nan=False)
+    cost = fields.Decimal(as_string=True, allow_none=True, allow_nan=False, metadata={
+        "description": "What it costs the business; the value when null"})
+    requires_approval = fields.Boolean(metadata={"description": "true when left out"})
+    escalate_after = fields.Integer(allow_none=True, strict=True, metadata={"minimum": 1, "maximum": 100})
+    escalation_window_days = fields.Integer(allow_none=True, strict=True, metadata={"minimum": 1, "maximum": 3650})
+    escalated_value = fields.Decimal(as_string=True, allow_none=True, allow_nan=False)
+    cap_value = fields.Decimal(as_string=True, allow_none=True, allow_nan=False)
+    cap_period_days = fields.Integer(allow_none=True, strict=True, metadata={"minimum": 1, "maximum": 3650})
+    active = fields.Boolean(metadata={"description": "true when left out"})
+    created_at = fields.AwareDateTime(dump_only=True)
+
+
+class GoodwillLimitSchema(Schema):
+    role = fields.String(dump_only=True)
+    max_value = fields.Decimal(as_string=True, places=2, required=True, allow_nan=False, metadata={
+        "description": "The most one person of this role may grant on the spot"})
+
+
 class CompensationQuerySchema(PageQuerySchema):
     status = fields.String(load_default=None)
     customer_id = fields.Integer(load_default=None)
@@ -281,6 +360,50 @@ class TemplateSchema(Schema):
                                 metadata={"type": "array", "items": {"type": "string"},
                                           "description": "Languages the template has words in"})
     active = fields.Boolean()
+
+
+class TemplateTextSchema(Schema):
+    language = fields.String()
+    subject = fields.String()
+    body = fields.String()
+
+
+class TemplateDetailSchema(TemplateSchema):
+    texts = fields.List(fields.Nested(TemplateTextSchema))
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+
+
+class TemplateWriteSchema(Schema):
+    """The whole template: both languages' subject and body are required."""
+
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, metadata={"enum": ["transactional", "marketing"]})
+    survey = fields.String(allow_none=True, metadata={"enum": ["nps", "csat", "ces", None]})
+    active = fields.Boolean(metadata={"description": "true when left out"})
+    subject_es = fields.String(required=True)
+    body_es = fields.String(required=True)
+    subject_en = fields.String(required=True)
+    body_en = fields.String(required=True)
+
+
+class RuleSchema(Schema):
+    """A follow-up rule: which event sends which template, how many days after (or before)."""
+
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True)
+    trigger = fields.String(required=True, metadata={
+        "enum": ["after_moment", "before_renewal", "inactivity", "compensation_issued"]})
+    template_id = fields.Integer(required=True, strict=True)
+    moment_type_id = fields.Integer(allow_none=True, strict=True, metadata={
+        "description": "Required for after_moment, ignored otherwise"})
+    outcome = fields.String(allow_none=True, metadata={"description": "after_moment only: only this outcome"})
+    days = fields.Integer(strict=True, metadata={"minimum": 0, "maximum": 3650, "description": "0 when left out"})
+    active = fields.Boolean(metadata={"description": "true when left out"})
+    last_error = fields.String(dump_only=True, allow_none=True, metadata={
+        "description": "Why its last message could not be written, if it failed"})
+    created_at = fields.AwareDateTime(dump_only=True)
 
 
 class FollowUpSchema(Schema):

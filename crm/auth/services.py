@@ -156,6 +156,10 @@ def save_team(actor: User, team: Team | None, data: dict, now: datetime) -> Team
     return team
 
 
+def get_team(team_id: int) -> Team:
+    return get_or_raise(Team, team_id, N_("no such team"))
+
+
 def list_teams() -> list[Team]:
     return list(db.session.scalars(select(Team).order_by(Team.kind, Team.name)))
 

@@ -6,13 +6,7 @@ import pytest
 from crm.customers.models import Customer
 from crm.extensions import db
 from crm.moments.models import Moment
-
-
-def error_of(response):
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, body
-    assert body["error"]["message"]
-    return body["error"]
+from tests.api.errors import error_of
 
 
 @pytest.fixture
@@ -58,7 +52,7 @@ class TestCustomers:
     def test_stage_changes_and_history(self, api, customer):
         changed = api.post(f"/api/v1/customers/{customer}/stage", json={"stage": "loyal", "reason": "Compra todo aquí"})
         assert changed.status_code == 201 and changed.get_json()["from_stage"] == "active"
-        history = api.get(f"/api/v1/customers/{customer}/stages").get_json()
+        history = api.get(f"/api/v1/customers/{customer}/stages").get_json()["items"]
         assert [(h["from_stage"], h["to_stage"]) for h in history] == [("active", "loyal"), (None, "active")]
         refused = api.post(f"/api/v1/customers/{customer}/stage", json={"stage": "churned", "reason": ""})
         assert refused.status_code == 422 and "reason" in error_of(refused)["fields"]
@@ -103,7 +97,7 @@ class TestCustomers:
 
 class TestCatalogAndMoments:
     def test_moment_types_expose_their_service_levels(self, api, moment_type):
-        [mt] = api.get("/api/v1/moment-types").get_json()
+        [mt] = api.get("/api/v1/moment-types").get_json()["items"]
         assert {k: mt[k] for k in ("id", "code", "name", "phase", "channel", "cost")} == {
             "id": moment_type, "code": "complaint", "name": "Reclamación", "phase": "interact",
             "channel": "phone", "cost": "18.00"}

@@ -4,10 +4,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crm.extensions import db
-
-
-def error_of(response):
-    return response.get_json()["error"]
+from tests.api.errors import error_of
 
 
 @pytest.fixture
@@ -103,4 +100,4 @@ def test_calendars(api_as, admin, agent):
     assert bad.status_code == 422 and "hours" in error_of(bad)["fields"]
     assert api.patch(f"/api/v1/calendars/{calendar_id}", json={"hours": {}}).status_code == 422
     assert api_as(agent).post("/api/v1/calendars", json=body).status_code == 403
-    assert [c["name"] for c in api_as(agent).get("/api/v1/calendars").get_json()] == ["Tienda"]
+    assert [c["name"] for c in api_as(agent).get("/api/v1/calendars").get_json()["items"]] == ["Tienda"]

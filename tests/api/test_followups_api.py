@@ -7,6 +7,7 @@ from sqlalchemy import func, select, update
 
 from crm.extensions import db
 from crm.followups.models import OutboxMessage
+from tests.api.errors import error_of
 
 MESSAGE_FIELDS = {"id", "customer_id", "template", "rule_id", "kind", "survey", "status", "due_at", "sent_at",
                   "attempts", "subject", "to_address", "created_by_id", "moment_id", "compensation_id"}
@@ -27,13 +28,6 @@ SURVEY = {
     "subject_es": "¿Qué tal lo hicimos?", "body_es": "Puntúanos: {{ survey_url }}",
     "subject_en": "How did we do?", "body_en": "Rate us: {{ survey_url }}",
 }
-
-
-def error_of(response):
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, body
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def outbox_rows(app) -> int:
@@ -101,7 +95,7 @@ class TestTemplates:
     def test_every_template_with_its_languages(self, agent_api, templates):
         response = agent_api.get("/api/v1/templates")
         assert response.status_code == 200
-        listed = {t["code"]: t for t in response.get_json()}
+        listed = {t["code"]: t for t in response.get_json()["items"]}
         assert set(listed) == {"thanks", "promo", "how-did-we-do", "retired"}
         assert {k: v for k, v in listed["how-did-we-do"].items() if k != "id"} == {
             "code": "how-did-we-do", "name": "How did we do?", "kind": "transactional", "survey": "nps",
@@ -201,7 +195,7 @@ class TestListAndCancel:
         set_status(app, ids[0], status="sent", sent_at=datetime.now(timezone.utc))
 
         everything = agent_api.get("/api/v1/followups").get_json()
-        assert set(everything) == {"items", "total", "page", "per_page", "pages"}
+        assert set(everything) == {"items", "total", "page", "per_page", "pages", "has_next"}
         # latest due first; the supervisor's alert is a staff message, not a follow-up
         assert [m["id"] for m in everything["items"]] == [ids[2], ids[1], ids[0], other_message,
                                                            staff_alert.survey_id]
@@ -279,7 +273,7 @@ class TestOutbox:
         message = schedule(agent_api, customer, due_at=soon(days=1))
         set_status(app, message["id"], status="failed", attempts=5, last_error="550 no such mailbox")
         listing = admin_api.get("/api/v1/outbox").get_json()
-        assert set(listing) == {"items", "total", "page", "per_page", "pages"}
+        assert set(listing) == {"items", "total", "page", "per_page", "pages", "has_next"}
         by_id = {m["id"]: m for m in listing["items"]}
         assert listing["total"] == 3 and set(by_id) == {message["id"], staff_alert.survey_id, staff_alert.id}
         assert set(by_id[message["id"]]) == OUTBOX_FIELDS

@@ -6,14 +6,9 @@ from sqlalchemy import select
 
 from crm.customers.models import LifecycleRule
 from crm.extensions import db
+from tests.api.errors import error_of
 
 URL = "/api/v1/lifecycle-rules"
-
-
-def error_of(response):
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, body
-    return body["error"]
 
 
 def stored(app) -> dict:
@@ -24,7 +19,7 @@ def stored(app) -> dict:
 def test_supervisors_read_the_rules_in_their_order(app, api_as, supervisor):
     response = api_as(supervisor).get(URL)
     assert response.status_code == 200
-    rules = response.get_json()
+    rules = response.get_json()["items"]
     assert [r["code"] for r in rules] == ["first_purchase", "regular_purchases", "exclusive", "promoter",
                                           "survey_detractor", "repeated_breaches", "inactivity"]
     regular = rules[1]

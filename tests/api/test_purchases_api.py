@@ -7,16 +7,10 @@ from sqlalchemy import func, select
 from crm.audit import AuditEvent
 from crm.customers.models import Customer, Purchase
 from crm.extensions import db
+from tests.api.errors import error_of
 
 PURCHASE_FIELDS = {"id", "customer_id", "amount", "currency", "purchased_on", "description", "created_by_id",
                    "created_at"}
-
-
-def error_of(response):
-    body = response.get_json()
-    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "fields"}, body
-    assert body["error"]["message"]
-    return body["error"]
 
 
 def counts(app) -> tuple[int, int]:
@@ -147,7 +141,7 @@ class TestList:
     def test_the_standard_list_shape_newest_first(self, api, history):
         customer, other, ids = history
         body = api.get("/api/v1/purchases").get_json()
-        assert set(body) == {"items", "total", "page", "per_page", "pages"}
+        assert set(body) == {"items", "total", "page", "per_page", "pages", "has_next"}
         assert (body["total"], body["page"], body["per_page"], body["pages"]) == (4, 1, 25, 1)
         assert [p["id"] for p in body["items"]] == [ids[2], ids[1], ids[3], ids[0]]
         assert set(body["items"][0]) == PURCHASE_FIELDS
