@@ -196,14 +196,19 @@ def scheduler():
 
     from flask import current_app
 
+    from crm.requestlog import FORMATTERS
     from crm.scheduler import build_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # The scheduler logs as the web servers do: JSON lines in production, text in development.
+    handler = logging.StreamHandler()
+    handler.setFormatter(FORMATTERS[current_app.config["CRM_LOG_FORMAT"]](
+        "%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logging.basicConfig(level=current_app.config["CRM_LOG_LEVEL"], handlers=[handler])
     # Our jobs log what they did; APScheduler's two lines per run (every 15 s) would bury it.
     logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
-    click.echo("scheduler running: sweep every minute, outbox every 15 s, follow-up planning every"
-               " 5 minutes, service tiers at 02:30, lifecycle rules at 02:45, the weekly report on Mondays"
-               " at 08:00 (Ctrl-C stops it)")
+    click.echo("scheduler running: sweep every minute, outbox and webhooks every 15 s, queued imports every"
+               " 10 s, follow-up planning every 5 minutes, service tiers at 02:30, lifecycle rules at 02:45,"
+               " the weekly report on Mondays at 08:00 (Ctrl-C stops it)")
     try:
         build_scheduler(current_app._get_current_object()).start()
     except (KeyboardInterrupt, SystemExit):

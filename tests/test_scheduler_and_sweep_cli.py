@@ -148,3 +148,34 @@ def test_dispatch_and_plan_commands(app, runner, monkeypatch, tmp_path):
     monkeypatch.setitem(app.config, "CRM_SMTP_URL", "http://mail.example.es")
     result = runner.invoke(args=["crm", "dispatch"])
     assert result.exit_code != 0 and "CRM_SMTP_URL" in result.output
+
+
+def test_the_scheduler_logs_in_the_configured_format(app, runner, monkeypatch):
+    """JSON lines in production (what the web servers write), so one collector reads both."""
+    import json
+    import logging
+
+    from crm import scheduler as scheduler_module
+    from crm.requestlog import JsonFormatter
+
+    class Stopped:
+        def start(self):
+            logging.getLogger("crm.scheduler").warning("a job said something")
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(scheduler_module, "build_scheduler", lambda app: Stopped())
+    monkeypatch.setitem(app.config, "CRM_LOG_FORMAT", "json")
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    root.handlers = []  # basicConfig only configures a root logger that has no handler yet
+    try:
+        result = runner.invoke(args=["crm", "scheduler"])
+        (handler,) = root.handlers
+        assert isinstance(handler.formatter, JsonFormatter)
+        record = logging.LogRecord("crm.scheduler", logging.WARNING, __file__, 1, "a job said something", None, None)
+        line = json.loads(handler.formatter.format(record))
+        assert (line["logger"], line["level"], line["msg"]) == ("crm.scheduler", "warning", "a job said something")
+        assert result.exit_code == 0 and "scheduler running" in result.output
+    finally:
+        root.handlers, _ = saved
+        root.setLevel(saved[1])
