@@ -16,9 +16,20 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_QUERY = re.compile(r"^[\d\s+().-]+$")
 
 
+# The combining marks of Latin accents (U+034F, a joiner, is not one): removing them leaves
+# plain ASCII for nearly every name, without looking at each character in Python.
+_LATIN_MARKS = re.compile("[\u0300-\u034e\u0350-\u036f]")
+
+
 def normalise(text: str) -> str:
     """Lower case without accents: "Núñez" and "nunez" are the same to a searcher."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    folded = text.casefold()
+    if folded.isascii():
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
+    plain = _LATIN_MARKS.sub("", decomposed)
+    if plain.isascii():
+        return plain
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 

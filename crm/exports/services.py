@@ -10,7 +10,7 @@ Columns (English snake_case; the customers, purchases and moments files load bac
 through crm/imports):
 
 * customers: name, email, phone, company, segment, stage, loyalty, tier, language,
-  marketing_consent, owner_email, created_at
+  marketing_consent, owner_email, created_at, renewal_date
 * purchases: customer_email, customer_phone, purchased_on, amount, currency, description
 * moments: customer_email, customer_phone, moment_type (its code), occurred_at, channel,
   staff_email, emotion, outcome, cost, notes
@@ -47,7 +47,8 @@ BATCH = 2000
 COLUMNS = {
     "customers": [Column("name"), Column("email"), Column("phone"), Column("company"), Column("segment"),
                   Column("stage"), Column("loyalty"), Column("tier"), Column("language"),
-                  Column("marketing_consent", BOOL), Column("owner_email"), Column("created_at", INSTANT)],
+                  Column("marketing_consent", BOOL), Column("owner_email"), Column("created_at", INSTANT),
+                  Column("renewal_date", DATE)],
     "purchases": [Column("customer_email"), Column("customer_phone"), Column("purchased_on", DATE),
                   Column("amount", NUMBER), Column("currency"), Column("description")],
     "moments": [Column("customer_email"), Column("customer_phone"), Column("moment_type"),
@@ -70,7 +71,7 @@ def _customers(f: dict):
     owner = aliased(User)
     stmt = (select(Customer.id, Customer.name, Customer.email, Customer.phone, Customer.company, Customer.segment,
                    Customer.stage, Customer.loyalty, Customer.tier, Customer.language, Customer.marketing_consent,
-                   owner.email, Customer.created_at)
+                   owner.email, Customer.created_at, Customer.renewal_date)
             .outerjoin(owner, owner.id == Customer.owner_id))
     stmt = matching_customers(stmt, f["q"], stage=f["stage"], segment=f["segment"], owner_id=f["owner_id"])
     return stmt, Customer.id

@@ -15,6 +15,7 @@ from crm.commands import _fail, crm_cli
 from crm.domain import DomainError
 from crm.extensions import db
 from crm.imports.fields import KINDS
+from crm.imports.services import BATCH_SIZE
 from crm.types import utc_now
 
 
@@ -99,7 +100,7 @@ def _command(kind: str):
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
     @click.option("--dry-run", is_flag=True, help="Check every row and write nothing.")
     @click.option("--as", "as_email", metavar="EMAIL", help="The user the import is made as (default: the first admin).")
-    @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(100, 50000),
+    @click.option("--batch-size", default=BATCH_SIZE, show_default=True, type=click.IntRange(100, 50000),
                   help="Rows per transaction.")
     def command(file, dry_run, as_email, batch_size):
         _run(kind, file, dry_run, as_email, batch_size)

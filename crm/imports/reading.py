@@ -15,9 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from crm.domain import N_
+from crm.domain import N_, DomainError
 
 # Exports write a cell a spreadsheet would run as a formula with a leading apostrophe; the
 # importer takes exactly that one apostrophe away again.
@@ -29,12 +30,11 @@ MAX_CELL = 100_000  # characters; a cell longer than this is a broken file, not 
 BOM = codecs.BOM_UTF8
 
 
-class UnreadableFile(ValueError):
-    """The file cannot be read as CSV at all. `message` is a gettext id."""
+class UnreadableFile(DomainError):
+    """The file cannot be read as CSV at all (about the `file` field; `message` is a gettext id)."""
 
     def __init__(self, message: str, **params):
-        super().__init__(message % params if params else message)
-        self.message, self.params = message, params
+        super().__init__(message, "file", **params)
 
 
 @dataclass(frozen=True)
@@ -207,6 +207,7 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO_START = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")
 
 
+@lru_cache(maxsize=8192)  # a file repeats its dates: read each once
 def parse_date(text: str, zone: ZoneInfo) -> date | None:
     """dd/mm/yyyy (also with - or .), ISO yyyy-mm-dd, or an ISO instant (its day in `zone`)."""
     text = text.strip()
@@ -224,6 +225,7 @@ def parse_date(text: str, zone: ZoneInfo) -> date | None:
     return None
 
 
+@lru_cache(maxsize=8192)
 def parse_instant(text: str, zone: ZoneInfo) -> datetime | None:
     """An aware instant from ISO (with offset or Z; without one it is local time in `zone`),
     dd/mm/yyyy hh:mm[:ss] (local) or a bare date (local midnight)."""

@@ -56,6 +56,7 @@ class Lookups:
     types: dict[str, TypeInfo] = field(default_factory=dict)  # code → type
     # Codes by what people write for them ("Activo", "active", "ACTIVE"), per field.
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
+    codes: dict[tuple[str, str], str] = field(default_factory=dict)  # (field, cell) → code, as met
 
 
 class RowRejected(Exception):
@@ -64,17 +65,22 @@ class RowRejected(Exception):
         self.errors = errors
 
 
+_NOT_DIGITS = re.compile(r"\D")
+
+
 def phone_key(phone: str | None) -> str | None:
     """What two spellings of one phone share: its last nine digits ("+34 612 34 56 78" and
     "612345678"), or all of them when shorter. The search index holds this very term."""
-    digits = search.phone_digits(phone or "")
+    digits = _NOT_DIGITS.sub("", phone) if phone else ""  # search.phone_digits, precompiled
     return digits[-9:] if digits else None
 
 
 def _choice(c: Cleaner, lookups: Lookups, name: str, value: str):
     if not value:
         return None
-    code = lookups.aliases.get(name, {}).get(search.normalise(value), value)
+    code = lookups.codes.get((name, value))
+    if code is None:
+        code = lookups.codes[name, value] = lookups.aliases.get(name, {}).get(search.normalise(value), value)
     return c.choice(name, code, CHOICES[name])
 
 

@@ -1,42 +1,89 @@
 """Uploads on the imports page: kept between the preview (a dry run) and the import.
 
-Services flush and never commit; `execute_run` takes the caller's `commit` for the
+A file read once at its upload: its encoding, delimiter and header are kept on the run,
+so the preview, the checks and the import read it without detecting them again.
+Importing a small file happens in the request; a larger one is queued for the
+scheduler (crm.imports.jobs), which imports it batch by batch and keeps its progress
+on the run for the page to show.
+
+Services flush and never commit; `import_or_queue` takes the caller's `commit` for the
 batch boundaries, as `run_import` does.
 """
 from __future__ import annotations
 
 import io
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import delete, select
 
 from crm.auth.models import User
 from crm.domain import N_, Conflict, NotFound
 from crm.extensions import db
-from crm.imports import services
+from crm.imports import reading, services
 from crm.imports.fields import KINDS, guess_mapping
 from crm.imports.models import ImportRun
 
 KEPT_FOR = timedelta(days=7)  # uploads are personal data: gone a week after their upload
-SHOWN_ERRORS = 500
+SHOWN_ERRORS = 500  # rejected rows the page lists (and keeps in memory); the error file has them all
+# Files with more data rows than this are imported by the scheduler, not in the request.
+# Up to here an import is one batch (services.BATCH_SIZE is larger), so one transaction,
+# well under a second: the request waits for it. Beyond, a file of 100,000 rows takes
+# ten seconds or more on SQLite (more for contacts, on a busy server): past proxies'
+# timeouts, holding a web worker and the database's write lock all that time.
+INLINE_ROWS = 5000
+BUSY = ("queued", "running")
+
+
+def inline_rows() -> int:
+    return current_app.config.get("CRM_IMPORT_INLINE_ROWS", INLINE_ROWS)
 
 
 def _mapping_list(mapping: dict[int, str], width: int) -> list[str | None]:
     return [mapping.get(i) for i in range(width)]
 
 
-def _mapping_dict(run: ImportRun) -> dict[int, str]:
+def mapping_of(run: ImportRun) -> dict[int, str]:
     return {i: name for i, name in enumerate(run.mapping or []) if name}
 
 
-def _record(run: ImportRun, summary: services.ImportSummary, now: datetime) -> None:
-    errors = io.StringIO()
-    writer = services.ErrorFile(errors, summary.header, summary.dialect.delimiter)
-    for error in summary.errors:
-        writer(error)
-    run.counts = {**summary.counts(), "kept_errors": len(summary.errors)}
-    run.errors_csv = errors.getvalue().encode("utf-8") if summary.rejected else None
+def dialect_of(run: ImportRun) -> reading.Dialect:
+    return reading.Dialect(run.encoding, run.delimiter)
+
+
+class ErrorSpool:
+    """The error file of a check or an import, written row by row as they are rejected:
+    in memory up to a megabyte, then in a temporary file, never only the first rows."""
+
+    def __init__(self, header: list[str], delimiter: str):
+        self._raw = tempfile.SpooledTemporaryFile(max_size=2**20)
+        self._text = io.TextIOWrapper(self._raw, encoding="utf-8", newline="")
+        self.file = services.ErrorFile(self._text, header, delimiter)
+
+    def __call__(self, error: services.RowError) -> None:
+        self.file(error)
+
+    def value(self) -> bytes | None:
+        """The whole CSV (None when no row was rejected); the spool is closed after."""
+        if not self.file.count:
+            self.close()
+            return None
+        self._text.flush()
+        self._raw.seek(0)
+        data = self._raw.read()
+        self.close()
+        return data
+
+    def close(self) -> None:
+        self._text.close()
+
+
+def record(run: ImportRun, counts: dict[str, int], errors: bytes | None, now: datetime) -> None:
+    run.counts = counts
+    run.errors_csv = errors
+    run.has_errors = errors is not None
     run.finished_at = now
 
 
@@ -48,7 +95,8 @@ def create_run(actor: User, kind: str, filename: str, content: bytes, now: datet
     rows = services.open_file(io.BytesIO(content))
     mapping = guess_mapping(kind, rows.header)
     run = ImportRun(kind=kind, filename=(filename or "import.csv")[:255], user_id=actor.id, created_at=now,
-                    content=content, encoding=rows.dialect.encoding, delimiter=rows.dialect.delimiter,
+                    content=content, size=len(content), encoding=rows.dialect.encoding,
+                    delimiter=rows.dialect.delimiter, header=rows.header,
                     mapping=_mapping_list(mapping, len(rows.header)), status="checked", counts={})
     db.session.add(run)
     db.session.flush()
@@ -72,29 +120,74 @@ def recent_runs(actor: User, limit: int = 10) -> list[ImportRun]:
 
 
 def header_of(run: ImportRun) -> list[str]:
-    return services.open_file(io.BytesIO(run.content)).header
+    """The file's header as read at its upload (runs kept from before it was stored: read now)."""
+    if run.header is not None:
+        return run.header
+    return services.open_file(io.BytesIO(run.content), dialect_of(run)).header
 
 
-def check_run(actor: User, run: ImportRun, mapping: dict[int, str], now: datetime) -> services.ImportSummary:
-    """Dry-run the upload with this column mapping; keep the counts and the error file."""
+def _refuse_if_started(run: ImportRun) -> None:
     if run.status == "imported":
         raise Conflict(N_("this file has already been imported"))
-    summary = services.run_import(run.kind, io.BytesIO(run.content), actor=actor, now=now, mapping=mapping,
-                                  dry_run=True, keep_errors=10**9 if len(run.content) < 2**21 else 50_000)
+    if run.status in BUSY:
+        raise Conflict(N_("this file is being imported"))
+
+
+def check_run(actor: User, run: ImportRun, mapping: dict[int, str], now: datetime, *,
+              keep_errors: int = SHOWN_ERRORS) -> services.ImportSummary:
+    """Dry-run the upload with this column mapping; keep the counts and the whole error file."""
+    _refuse_if_started(run)
+    spool = ErrorSpool(header_of(run), run.delimiter)
+    try:
+        summary = services.run_import(run.kind, io.BytesIO(run.content), actor=actor, now=now, mapping=mapping,
+                                      dry_run=True, dialect=dialect_of(run), on_error=spool,
+                                      keep_errors=keep_errors)
+    except BaseException:
+        spool.close()
+        raise
     run.mapping = _mapping_list(mapping, len(summary.header))
-    _record(run, summary, now)
+    record(run, summary.counts(), spool.value(), now)
     run.status = "checked"
     db.session.flush()
     return summary
 
 
-def execute_run(actor: User, run: ImportRun, now: datetime, commit: Callable[[], None]) -> services.ImportSummary:
+def import_or_queue(actor: User, run: ImportRun, now: datetime,
+                    commit: Callable[[], None]) -> services.ImportSummary | None:
+    """Import a checked (or failed) upload now when it is small, else queue it for the
+    scheduler (None). Conflict when it is imported or being imported already."""
+    _refuse_if_started(run)
+    if (run.counts or {}).get("rows", 0) > inline_rows():
+        queue_run(actor, run, now)
+        return None
+    return execute_run(actor, run, now, commit)
+
+
+def queue_run(actor: User, run: ImportRun, now: datetime) -> None:
+    """The scheduler imports it as its uploader, from the start (a failed run included:
+    rows imported before the failure are found again and left as they are)."""
+    _refuse_if_started(run)
+    run.status = "queued"
+    run.counts = {}
+    run.position = 0
+    run.claim = run.heartbeat_at = run.started_at = run.finished_at = None
+    db.session.flush()
+
+
+def execute_run(actor: User | None, run: ImportRun, now: datetime, commit: Callable[[], None], *,
+                before_commit=None, keep_errors: int = SHOWN_ERRORS) -> services.ImportSummary:
     """Import the upload with its mapping, committing batch by batch."""
-    if run.status == "imported":
-        raise Conflict(N_("this file has already been imported"))
-    summary = services.run_import(run.kind, io.BytesIO(run.content), actor=actor, now=now,
-                                  mapping=_mapping_dict(run), commit=commit, keep_errors=10**9)
-    _record(run, summary, now)
+    spool = ErrorSpool(header_of(run), run.delimiter)
+    try:
+        summary = services.run_import(run.kind, io.BytesIO(run.content), actor=actor, now=now,
+                                      mapping=mapping_of(run), commit=commit, on_error=spool,
+                                      dialect=dialect_of(run), before_commit=before_commit,
+                                      keep_errors=keep_errors)
+    except BaseException:
+        spool.close()
+        raise
+    record(run, summary.counts(), spool.value(), now)
     run.status = "imported"
+    run.position = run.size
     db.session.flush()
     return summary

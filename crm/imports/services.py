@@ -10,15 +10,20 @@ writes nothing.
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from crm import audit
 from crm.auth.models import User
@@ -28,10 +33,10 @@ from crm.extensions import db
 from crm.imports import reading
 from crm.imports.fields import FIELDS, KINDS, LABELS, guess_mapping
 from crm.imports.rows import CHECKS, CHOICES, Lookups, RowRejected, TypeInfo
-from crm.imports.writing import WRITERS, Item
+from crm.imports.writing import WRITERS, BatchResult, Item
 from crm.moments.models import MomentType
 
-BATCH_SIZE = 5000
+BATCH_SIZE = 10_000  # rows per transaction: fewer commits rewrite fewer index pages
 KEEP_ERRORS = 1000  # rejected rows kept in memory for a page; the error file has them all
 # A file of this kind cannot be imported without these columns (one of each tuple).
 REQUIRED = {
@@ -67,9 +72,12 @@ class ImportSummary:
     rejected: int = 0
     errors: list[RowError] = field(default_factory=list)
 
-    def counts(self) -> dict[str, int]:
-        return {"rows": self.rows, "created": self.created, "updated": self.updated,
-                "unchanged": self.unchanged, "rejected": self.rejected}
+    def counts(self, pending: BatchResult | None = None, refused: int = 0) -> dict[str, int]:
+        """The counts so far (with `pending`, a batch written but not yet counted)."""
+        pending = pending or BatchResult()
+        return {"rows": self.rows, "created": self.created + pending.created,
+                "updated": self.updated + pending.updated, "unchanged": self.unchanged + pending.unchanged,
+                "rejected": self.rejected + refused}
 
 
 # What the page and the API say when a batch failed (the batches before it stay imported).
@@ -89,12 +97,35 @@ def refuse(message: str, **params) -> ValidationFailed:
     return ValidationFailed({"file": DomainError(message, "file", **params)})
 
 
-def open_file(stream) -> reading.Rows:
-    """The rows of a binary stream, or a ValidationFailed on `file` saying why it cannot be read."""
+def open_file(stream, dialect: reading.Dialect | None = None) -> reading.Rows:
+    """The rows of a binary stream, or a ValidationFailed on `file` saying why it cannot be read.
+    With the `dialect` found when it was first read, the file is not decoded a second time."""
     try:
-        return reading.Rows(stream, reading.detect(stream))
+        return reading.Rows(stream, dialect or reading.detect(stream))
     except reading.UnreadableFile as exc:
         raise refuse(exc.message, **exc.params) from None
+
+
+# SQLite's page cache is 2 MB per connection: a batch adding tens of thousands of entries
+# to the search-term and customer indexes at random places would keep evicting the pages
+# it is about to change again. A larger cache for the batch's writes, given back before
+# the commit (the connection returns to the pool, where the small cache is the rule).
+BATCH_CACHE_KIB = 32 * 1024
+
+
+@contextmanager
+def roomy_cache(enabled: bool = True):
+    connection = db.session.connection()
+    if not enabled or connection.dialect.name != "sqlite":
+        yield
+        return
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar()
+    connection.exec_driver_sql(f"PRAGMA cache_size=-{BATCH_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with suppress(SQLAlchemyError):  # a broken connection is thrown away with its cache
+            connection.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
 
 def check_mapping(kind: str, mapping: dict[int, str]) -> None:
@@ -104,6 +135,7 @@ def check_mapping(kind: str, mapping: dict[int, str]) -> None:
         raise refuse(N_("The file needs a column for: %(fields)s."), fields=", ".join(missing))
 
 
+@cache  # the codes and their labels do not change while the process runs
 def _aliases() -> dict[str, dict[str, str]]:
     """What people write for each code: the code itself and its label in Spanish and English."""
     from crm.customers.search import normalise
@@ -122,95 +154,176 @@ def _aliases() -> dict[str, dict[str, str]]:
     return out
 
 
-def lookups(now: datetime) -> Lookups:
-    users = {email.lower(): uid for uid, email in db.session.execute(select(User.id, User.email))}
-    types = {code: TypeInfo(tid, channel, cost, active) for tid, code, channel, cost, active in db.session.execute(
-        select(MomentType.id, MomentType.code, MomentType.channel, MomentType.cost, MomentType.active))}
+def lookups(now: datetime, emails: set[str] | None = None, codes: set[str] | None = None) -> Lookups:
+    """What rows refer to: every user and moment type (a whole file names many), or only
+    those with these emails and codes (the few rows of a preview)."""
+    users_stmt = select(User.id, User.email)
+    if emails is not None:
+        users_stmt = users_stmt.where(func.lower(User.email).in_(sorted({e.strip().lower() for e in emails})))
+    types_stmt = select(MomentType.id, MomentType.code, MomentType.channel, MomentType.cost, MomentType.active)
+    if codes is not None:
+        types_stmt = types_stmt.where(MomentType.code.in_(sorted({c.strip() for c in codes})))
+    users = {email.lower(): uid for uid, email in db.session.execute(users_stmt)}
+    types = {code: TypeInfo(tid, channel, cost, active)
+             for tid, code, channel, cost, active in db.session.execute(types_stmt)}
     return Lookups(zone=ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]),
                    currency=current_app.config["CRM_CURRENCY"], now=now, users=users, types=types,
                    aliases=_aliases())
 
 
 def row_values(cells: list[str], mapping: dict[int, str]) -> dict[str, str]:
-    return {name: reading.unescape(cells[index]).strip() if index < len(cells) else ""
-            for index, name in mapping.items()}
+    width = len(cells)
+    out = {}
+    for index, name in mapping.items():
+        if index < width:
+            cell = cells[index]
+            out[name] = (reading.unescape(cell) if cell[:1] == "'" else cell).strip()
+        else:
+            out[name] = ""
+    return out
+
+
+_DONE = object()
+
+
+def ahead(batches: Iterator):
+    """The batches of `batches`, the next one read and checked in a thread while the caller
+    writes this one: the checks are Python, the writes mostly SQLite, which lets go of the
+    GIL. One batch waits at most (memory stays at two batches); an error in the reading
+    thread is raised here; leaving early stops the thread."""
+    app = current_app._get_current_object()
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def give(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.2)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work():
+        with app.app_context():
+            try:
+                for batch in batches:
+                    if not give(("batch", batch)):
+                        return
+                give(("done", _DONE))
+            except BaseException as exc:  # handed to the caller, raised there
+                give(("error", exc))
+
+    thread = threading.Thread(target=work, name="import-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            what, item = handoff.get()
+            if what == "done":
+                return
+            if what == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def run_import(kind: str, stream, *, actor: User | None, now: datetime, mapping: dict[int, str] | None = None,
                dry_run: bool = False, commit: Callable[[], None] | None = None,
                on_error: Callable[[RowError], None] | None = None, on_progress: Callable[[int], None] | None = None,
+               before_commit: Callable[[dict[str, int], int], None] | None = None,
+               dialect: reading.Dialect | None = None, known: Lookups | None = None,
                batch_size: int = BATCH_SIZE, keep_errors: int = KEEP_ERRORS) -> ImportSummary:
-    """Import (or with `dry_run`, only check) a CSV file from a binary seekable stream."""
+    """Import (or with `dry_run`, only check) a CSV file from a binary seekable stream.
+
+    Every rejected row goes to `on_error` as it is found (the error file); `keep_errors`
+    only bounds the list kept on the summary for a page. `dialect`, when the file was
+    read before, skips detecting it again. `before_commit(counts, position)` runs inside
+    each batch's transaction, just before `commit`, with the counts including that batch."""
     if kind not in KINDS:
         raise refuse(N_("Unknown kind of import."))
-    rows = open_file(stream)
+    rows = open_file(stream, dialect)
     mapping = guess_mapping(kind, rows.header) if mapping is None else mapping
     check_mapping(kind, mapping)
     summary = ImportSummary(kind=kind, dialect=rows.dialect, header=rows.header, mapping=mapping, dry_run=dry_run)
-    check, known = CHECKS[kind], lookups(now)
+    check, known = CHECKS[kind], known or lookups(now)
     writer = WRITERS[kind](getattr(actor, "id", None), now, dry_run)
 
-    def reject(line, cells, errors):
-        error = RowError(line, cells, errors)
-        summary.rejected += 1
-        if len(summary.errors) < keep_errors:
-            summary.errors.append(error)
-        if on_error:
-            on_error(error)
-
-    def flush(batch: list[Item], refused: list[RowError]):
+    def flush(batch: list[Item], refused: list[RowError], position: int):
         try:
-            result = writer.write(batch) if batch else None
+            if batch:
+                with roomy_cache(enabled=not dry_run):
+                    result = writer.write(batch)
+            else:
+                result = BatchResult()
+            refused = sorted(refused + [RowError(item.line, item.cells, errors) for item, errors in result.rejected],
+                             key=lambda e: e.line)
             if not dry_run:
                 db.session.flush()
+                if before_commit:
+                    before_commit(summary.counts(result, len(refused)), position)
                 if commit:
                     commit()
         except Exception as exc:
-            raise ImportInterrupted(summary, (batch or refused)[0].line, exc) from exc
-        if result:
-            summary.created += result.created
-            summary.updated += result.updated
-            summary.unchanged += result.unchanged
-            refused = refused + [RowError(item.line, item.cells, errors) for item, errors in result.rejected]
-        for error in sorted(refused, key=lambda e: e.line):
-            reject(error.line, error.cells, error.errors)
+            raise ImportInterrupted(summary, min(x.line for x in (*batch[:1], *refused[:1])), exc) from exc
+        summary.created += result.created
+        summary.updated += result.updated
+        summary.unchanged += result.unchanged
+        summary.rejected += len(refused)
+        for error in refused:
+            if len(summary.errors) < keep_errors:
+                summary.errors.append(error)
+            if on_error:
+                on_error(error)
         if on_progress:
-            on_progress(rows.position())
+            on_progress(position)
 
-    batch: list[Item] = []
-    refused: list[RowError] = []
-    for line, cells in rows:
-        summary.rows += 1
-        try:
-            batch.append(Item(line, cells, check(row_values(cells, mapping), known)))
-        except RowRejected as exc:
-            refused.append(RowError(line, cells, exc.errors))
-        if len(batch) + len(refused) >= batch_size:
-            flush(batch, refused)
-            batch, refused = [], []
-    if batch or refused:
-        flush(batch, refused)
+    def checked_batches():
+        batch: list[Item] = []
+        refused: list[RowError] = []
+        for line, cells in rows:
+            try:
+                batch.append(Item(line, cells, check(row_values(cells, mapping), known)))
+            except RowRejected as exc:
+                refused.append(RowError(line, cells, exc.errors))
+            if len(batch) + len(refused) >= batch_size:
+                yield batch, refused, rows.position()
+                batch, refused = [], []
+        if batch or refused:
+            yield batch, refused, rows.position()
+
+    with closing(ahead(checked_batches())) as batches:  # stops the reading thread however this ends
+        for batch, refused, position in batches:
+            summary.rows += len(batch) + len(refused)
+            flush(batch, refused, position)
     if not dry_run:
         audit.record(actor, f"import.{kind}", "import", None, now, **summary.counts())
         db.session.flush()
     return summary
 
 
-def preview(kind: str, stream, mapping: dict[int, str], now: datetime, limit: int = 10) -> list[dict]:
-    """The first rows as the import reads them: each field's value, or why the row is refused."""
-    rows = open_file(stream)
-    check, known = CHECKS[kind], lookups(now)
-    out = []
+def preview(kind: str, stream, mapping: dict[int, str], now: datetime, limit: int = 10,
+            dialect: reading.Dialect | None = None) -> list[dict]:
+    """The first rows as the import reads them: each field's value, or why the row is refused.
+    Only the users and moment types these rows name are looked up."""
+    rows = open_file(stream, dialect)
+    first = []
     for line, cells in rows:
-        values = row_values(cells, mapping)
+        first.append((line, row_values(cells, mapping)))
+        if len(first) >= limit:
+            break
+    emails = {v for _, values in first for k in ("owner_email", "staff_email") if (v := values.get(k))}
+    codes = {v for _, values in first if (v := values.get("moment_type"))}
+    check, known = CHECKS[kind], lookups(now, emails, codes)
+    out = []
+    for line, values in first:
         try:
             record = check(values, known)
         except RowRejected as exc:
-            out.append({"line": line, "values": values, "error": RowError(line, cells, exc.errors).reason()})
+            out.append({"line": line, "values": values, "error": RowError(line, [], exc.errors).reason()})
         else:
             out.append({"line": line, "values": values, "read": record, "error": None})
-        if len(out) >= limit:
-            break
     return out
 
 

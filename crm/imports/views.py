@@ -69,17 +69,24 @@ def index():
 
 def _render(run, mapping_form: MappingForm, status: int = 200):
     mapping = {i: f for i, f in enumerate(mapping_form.selected) if f}
-    try:
-        sample = services.preview(run.kind, io.BytesIO(run.content), mapping, utc_now(), SAMPLE_ROWS)
-    except DomainError:
-        sample = []
-    errors = []
-    if run.errors_csv:
-        errors = _errors_table(run.errors_csv, run.delimiter, runs.SHOWN_ERRORS)
+    busy = run.status in runs.BUSY
+    sample, errors = [], []
+    if not busy:  # while the scheduler imports it, the page only shows the progress
+        try:
+            sample = services.preview(run.kind, io.BytesIO(run.content), mapping, utc_now(), SAMPLE_ROWS,
+                                      dialect=runs.dialect_of(run))
+        except DomainError:
+            sample = []
+        if run.has_errors or (run.has_errors is None and run.errors_csv):
+            errors = _errors_table(run.errors_csv, run.delimiter, runs.SHOWN_ERRORS)
+    percent = min(100, (run.position or 0) * 100 // run.size) if busy and run.size else None
     return render_template("imports/show.html", run=run, form=mapping_form, action=ActionForm(prefix="run"),
                            sample=sample, mapped=[(i, f) for i, f in sorted(mapping.items())], labels=LABELS,
-                           errors=errors, kind_label=KIND_LABELS[run.kind],
-                           dialect_label=services.reading.Dialect(run.encoding, run.delimiter).label), status
+                           errors=errors, kind_label=KIND_LABELS[run.kind], busy=busy, percent=percent,
+                           has_errors=bool(run.has_errors or (run.has_errors is None and run.errors_csv)),
+                           interrupted=_(services.INTERRUPTED, line=(run.counts or {})["stopped_at_line"])
+                           if run.status == "failed" and (run.counts or {}).get("stopped_at_line") else None,
+                           dialect_label=runs.dialect_of(run).label), status
 
 
 def _errors_table(data: bytes, delimiter: str, limit: int) -> list[tuple[str, str]]:
@@ -136,7 +143,7 @@ def run_import(run_id: int):
         flash(_("The form expired. Please send it again."), "error")
         return redirect(url_for("imports.show", run_id=run.id))
     try:
-        summary = runs.execute_run(current_user, run, utc_now(), commit=db.session.commit)
+        summary = runs.import_or_queue(current_user, run, utc_now(), commit=db.session.commit)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.translated(), "error")
@@ -147,7 +154,10 @@ def run_import(run_id: int):
         flash(_(services.INTERRUPTED, line=exc.line), "error")
         return redirect(url_for("imports.show", run_id=run_id))
     db.session.commit()
-    flash(_("Imported: %(summary)s", summary=services.describe(summary)), "success")
+    if summary is None:
+        flash(_("The file is being imported in the background; this page shows how far it has got."), "info")
+    else:
+        flash(_("Imported: %(summary)s", summary=services.describe(summary)), "success")
     return redirect(url_for("imports.show", run_id=run_id))
 
 

@@ -12,7 +12,24 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Text,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from crm.customers import search
 from crm.customers.lifecycle import DEFAULT_TIER
@@ -88,50 +105,128 @@ class CustomerIndex:
         return None
 
 
-def find_customers(emails: set[str], keys: set[str], columns=("id", "email", "phone"),
+LOOKUP_CHUNK = 5000  # values per IN list: far below every engine's limit on parameters
+
+
+def find_customers(refs: list[tuple[str | None, str | None]], columns=("id", "email", "phone"),
                    names: set[str] = frozenset()) -> CustomerIndex:
-    """One query: the (not erased) customers with these emails or phone keys (or, without
-    either, these names), oldest first."""
-    index = CustomerIndex()
+    """The (not erased) customers that rows name by (email, phone key), or without either
+    by name, oldest first. By email first; phone keys are looked up only for the rows
+    whose email found no one, as `CustomerIndex.match` would use them. A query per kind
+    of key and chunk of values, each compiled once (expanding parameters)."""
     table = Customer.__table__
-    conditions = []
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        # One array parameter: thousands of placeholders cost the driver more than the query.
+        values = any_(bindparam("values", type_=ARRAY(String)))
+        in_ = lambda column: column == values  # noqa: E731
+    else:
+        values = bindparam("values", expanding=True)
+        in_ = lambda column: column.in_(values)  # noqa: E731
+    selected = (*columns, "_id")
+    found: dict[int, dict] = {}
+
+    def fetch(condition, wanted) -> None:
+        wanted = sorted(wanted)
+        stmt = select(*(table.c[name] for name in columns), table.c.id).where(table.c.erased_at.is_(None), condition)
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            for row in connection.execute(stmt, {"values": wanted[start:start + LOOKUP_CHUNK]}):
+                if row[-1] not in found:
+                    customer = dict(zip(selected, row, strict=True))
+                    found[customer.pop("_id")] = customer
+
+    emails = {email for email, _ in refs if email}
     if emails:
-        conditions.append(table.c.email.in_(sorted(emails)))
+        fetch(in_(table.c.email), emails)
+    known = {c["email"] for c in found.values()} if "email" in columns else set()
+    keys = {key for email, key in refs if key and (not email or email not in known)}
     if keys:
-        conditions.append(table.c.id.in_(
-            select(CustomerSearchTerm.customer_id).where(CustomerSearchTerm.term.in_(sorted(keys)))))
+        fetch(table.c.id.in_(select(CustomerSearchTerm.customer_id).where(in_(CustomerSearchTerm.term))), keys)
     if names:
-        conditions.append(and_(table.c.sort_name.in_(sorted(names)), table.c.email.is_(None),
-                               table.c.phone.is_(None)))
-    if not conditions:
-        return index
-    stmt = (select(*(table.c[name] for name in columns))
-            .where(table.c.erased_at.is_(None), or_(*conditions)).order_by(table.c.id))
-    for row in db.session.execute(stmt).mappings():
-        index.add(dict(row))
+        fetch(and_(in_(table.c.sort_name), table.c.email.is_(None), table.c.phone.is_(None)), names)
+    index = CustomerIndex()
+    for _id, customer in sorted(found.items()):
+        index.add(customer)
     return index
 
 
-def insert_returning_ids(table, rows: list[dict]) -> list[int]:
+def insert_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """INSERT many rows given as plain tuples in `columns` order, with one executemany on
+    the driver: no statement compiled and no dict built per row (a million search terms
+    cost seconds that way). Values go through the columns' own bind processing (UTC
+    instants, booleans), once per distinct value."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    dialect = connection.dialect
+    processors = [(i, processor, {}) for i, name in enumerate(columns)
+                  if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
+    if processors:
+        converted = []
+        for row in rows:
+            row = list(row)
+            for i, processor, memo in processors:
+                value = row[i]
+                if value is not None:
+                    try:
+                        row[i] = memo[value]
+                    except KeyError:
+                        row[i] = memo[value] = processor(value)
+            converted.append(tuple(row))
+        rows = converted
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    if dialect.name == "postgresql":
+        # COPY: the rows stream to the server in one go (an executemany is a round trip,
+        # or a pipelined statement, per row), in this transaction.
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    if dialect.name != "sqlite":
+        connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})",
+                               rows)
+
+
+def insert_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> list[int]:
     """Insert many rows and return their new ids, in the order of `rows`.
 
-    PostgreSQL answers one batched INSERT … RETURNING in parameter order. SQLite cannot
+    On PostgreSQL the ids come from the table's sequence, then a COPY. SQLite cannot
     promise that order, and SQLAlchemy would then insert row by row (ten times slower);
     but SQLite gives a rowid table's new row max(id) + 1, and the first INSERT takes the
     database's one write lock until commit, so a batch's ids are consecutive and the
     last one is max(id)."""
-    if db.session.get_bind().dialect.name != "sqlite":
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # The ids are taken from the table's sequence first, then the rows are copied in with them.
+        ids = sorted(db.session.execute(
+            select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+            .select_from(func.generate_series(1, len(rows)))).scalars())
+        insert_rows(table, ("id", *columns), [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)])
+        return ids
+    if dialect != "sqlite":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(db.session.execute(stmt, rows).scalars())
-    db.session.execute(insert(table), rows)
+        return list(db.session.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows]).scalars())
+    insert_rows(table, columns, rows)
     last = db.session.scalar(select(func.max(table.c.id)))
     return list(range(last - len(rows) + 1, last + 1))
 
 
-def _terms(customer: dict) -> list[dict]:
-    return [{"term": t, "customer_id": customer["id"]}
-            for t in sorted(search.terms_for(customer["name"], customer["company"], customer["email"],
-                                             customer["phone"]))]
+def among(column, ids: list[int]):
+    """`column` is one of these ids: a range when they are consecutive (as a batch's new
+    rows are), so the condition has two parameters however large the batch."""
+    ids = sorted(ids)
+    if ids and ids[-1] - ids[0] + 1 == len(ids):
+        return column.between(ids[0], ids[-1])
+    return column.in_(ids)
+
+
+def _terms(customer: dict) -> list[tuple[str, int]]:
+    return [(t, customer["id"]) for t in search.terms_for(customer["name"], customer["company"], customer["email"],
+                                                          customer["phone"])]
 
 
 class CustomerWriter:
@@ -145,17 +240,15 @@ class CustomerWriter:
 
     def write(self, items: list[Item]) -> BatchResult:
         result = BatchResult()
-        emails = {i.record["email"] for i in items if i.record.get("email")}
-        keys = {k for i in items if (k := phone_key(i.record.get("phone")))}
+        refs = [(i.record.get("email"), phone_key(i.record.get("phone"))) for i in items]
         names = {search.sort_key(i.record["name"]) for i in items
                  if not i.record.get("email") and not i.record.get("phone")}
-        index = find_customers(emails, keys, ("id", *CUSTOMER_COLUMNS), names)
+        index = find_customers(refs, ("id", *CUSTOMER_COLUMNS), names)
         for customer in index.all():
             customer["_was"] = dict(customer)
         created: list[dict] = []
-        for item in items:
+        for item, (email, key) in zip(items, refs, strict=True):
             record = item.record
-            email, key = record.get("email"), phone_key(record.get("phone"))
             target = index.match(email, key, record["name"])
             if target is None and self.dry_run and self._seen_in_dry_run(record, email, key, result):
                 continue
@@ -211,17 +304,22 @@ class CustomerWriter:
     def _insert(self, created: list[dict]) -> None:
         if not created:
             return
-        rows = [{**{k: c[k] for k in CUSTOMER_COLUMNS}, "sort_name": search.sort_key(c["name"]),
-                 "created_at": c["created_at"], "updated_at": self.now} for c in created]
-        ids = insert_returning_ids(Customer.__table__, rows)
+        columns = (*CUSTOMER_COLUMNS, "sort_name", "created_at", "updated_at")
+        rows = [(*(c[k] for k in CUSTOMER_COLUMNS), search.sort_key(c["name"]), c["created_at"], self.now)
+                for c in created]
+        ids = insert_returning_ids(Customer.__table__, columns, rows)
         for customer, new_id in zip(created, ids, strict=True):
             customer["id"] = new_id
         # In index order: neighbouring inserts touch the same pages of the term index.
-        terms = sorted((t for c in created for t in _terms(c)), key=lambda t: t["term"])
-        db.session.execute(insert(CustomerSearchTerm.__table__), terms)
-        db.session.execute(insert(StageChange.__table__), [
-            {"customer_id": c["id"], "from_stage": None, "to_stage": c["stage"], "at": c["created_at"],
-             "user_id": self.actor_id, "rule": None, "reason": IMPORTED} for c in created])
+        terms = sorted(t for c in created for t in _terms(c))
+        insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"), terms)
+        # Their first stage change, as the customer service writes it: one INSERT … SELECT.
+        table = Customer.__table__
+        db.session.execute(insert(StageChange.__table__).from_select(
+            ["customer_id", "from_stage", "to_stage", "at", "user_id", "rule", "reason"],
+            select(table.c.id, null(), table.c.stage, table.c.created_at,
+                   null() if self.actor_id is None else literal(self.actor_id, Integer), null(),
+                   literal(IMPORTED, Text)).where(among(table.c.id, ids)).order_by(table.c.id)))
         mark_instants({c["created_at"] for c in created})
 
     def _update(self, updated: list[dict]) -> None:
@@ -251,7 +349,8 @@ class CustomerWriter:
         if reindex:
             ids = [c["id"] for c in reindex]
             db.session.execute(delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id.in_(ids)))
-            db.session.execute(insert(CustomerSearchTerm.__table__), [t for c in reindex for t in _terms(c)])
+            insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"),
+                        sorted(t for c in reindex for t in _terms(c)))
 
 
 def _diff(customer: dict) -> dict:
@@ -264,8 +363,7 @@ def _record_digest(record: dict) -> bytes:
 
 
 def _refs_of(items: list[Item]) -> CustomerIndex:
-    return find_customers({i.record["email"] for i in items if i.record["email"]},
-                          {i.record["phone"] for i in items if i.record["phone"]})
+    return find_customers([(i.record["email"], i.record["phone"]) for i in items])
 
 
 def _no_customer(item: Item) -> dict[str, DomainError]:
@@ -335,10 +433,10 @@ class PurchaseWriter(HistoryWriter):
                       r["description"])
 
     def insert(self, new) -> None:
-        db.session.execute(insert(Purchase.__table__), [
-            {"customer_id": cid, "amount": r["amount"], "currency": r["currency"], "purchased_on": r["purchased_on"],
-             "description": r["description"], "created_by_id": self.actor_id, "created_at": self.now,
-             "import_key": key} for r, cid, key in new])
+        insert_rows(Purchase.__table__, ("customer_id", "amount", "currency", "purchased_on", "description",
+                                         "created_by_id", "created_at", "import_key"),
+                    [(cid, r["amount"], r["currency"], r["purchased_on"], r["description"], self.actor_id, self.now,
+                      key) for r, cid, key in new])
         # A purchase is activity on its day (as crm.customers.purchases records it).
         latest: dict[int, datetime] = {}
         for r, cid, _ in new:
@@ -361,13 +459,13 @@ class MomentWriter(HistoryWriter):
 
     def insert(self, new) -> None:
         table = Moment.__table__
-        ids = insert_returning_ids(table, [
-            {"customer_id": cid, "moment_type_id": r["type_id"], "channel": r["channel"],
-             "staff_id": r["staff_id"] or self.actor_id, "occurred_at": r["occurred_at"], "emotion": r["emotion"],
-             "notes": r["notes"], "cost": r["cost"], "outcome": r["outcome"], "created_at": self.now,
-             "import_key": key} for r, cid, key in new])
+        ids = insert_returning_ids(table, (
+            "customer_id", "moment_type_id", "channel", "staff_id", "occurred_at", "emotion", "notes", "cost",
+            "outcome", "created_at", "import_key"), [
+            (cid, r["type_id"], r["channel"], r["staff_id"] or self.actor_id, r["occurred_at"], r["emotion"],
+             r["notes"], r["cost"], r["outcome"], self.now, key) for r, cid, key in new])
         resolved = table.c.outcome == "resolved"
-        db.session.execute(update(table).where(table.c.id.in_(ids)).values(
+        db.session.execute(update(table).where(among(table.c.id, ids)).values(
             incident_id=table.c.id,
             resolved_at=case((resolved, table.c.occurred_at), else_=None),
             resolved_contact=case((resolved, 1), else_=None)))

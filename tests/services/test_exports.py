@@ -130,7 +130,7 @@ class TestEntities:
     def test_customers_columns_values_and_protection(self, data, now):
         rows = rows_of(export_bytes("customers"))
         assert list(rows[0]) == ["name", "email", "phone", "company", "segment", "stage", "loyalty", "tier",
-                                 "language", "marketing_consent", "owner_email", "created_at"]
+                                 "language", "marketing_consent", "owner_email", "created_at", "renewal_date"]
         maria, other = rows  # by id
         assert maria["name"] == "María García Núñez" and maria["email"] == "maria.garcia@example.es"
         assert maria["phone"] == "'+34 612 345 678"  # a leading + is a formula to a spreadsheet

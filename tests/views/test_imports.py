@@ -148,3 +148,63 @@ def test_only_those_who_may_import_get_the_larger_upload_limit(app, login, agent
         assert response.status_code == 302 and response.headers["Location"].endswith("/imports/")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(ImportRun)) == 0
+
+
+def _many(rows: int, broken_every: int = 0) -> bytes:
+    lines = ["nombre;correo"] + [f"Cliente {i};c{i}@{'' if broken_every and i % broken_every == 0 else 'example.es'}"
+                                 for i in range(rows)]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_a_large_file_is_queued_for_the_scheduler_and_its_page_follows_it(app, login, supervisor):
+    from crm.imports import jobs
+    from tests.conftest import NOW
+
+    browser = login(supervisor)
+    app.config["CRM_IMPORT_INLINE_ROWS"] = 20
+    try:
+        run = run_id(upload(browser, _many(60, broken_every=25)))
+        response = browser.post(f"/imports/{run}/run", data={"run-csrf_token": browser.csrf(f"/imports/{run}")})
+    finally:
+        del app.config["CRM_IMPORT_INLINE_ROWS"]
+    assert response.status_code == 302 and customers(app) == 0  # not in the request
+    html = browser.get(f"/imports/{run}").get_data(as_text=True)
+    assert '<meta http-equiv="refresh" content="3">' in html and 'data-status="queued"' in html
+    assert "in the background" in html and 'id="import-form"' not in html and 'id="mapping-form"' not in html
+    # Pressing again (another tab) does not queue it twice.
+    again = browser.post(f"/imports/{run}/run", data={"run-csrf_token": browser.csrf(f"/imports/{run}")})
+    assert again.status_code == 302
+    assert "being imported" in browser.get(f"/imports/{run}").get_data(as_text=True)
+    with app.app_context():
+        assert jobs.run_queued(NOW).startswith(f"run {run} (customers): 60 filas: 57 creadas")  # the CLI's es
+        assert jobs.run_queued(NOW) is None
+    assert customers(app) == 57
+    html = browser.get(f"/imports/{run}").get_data(as_text=True)
+    assert 'http-equiv="refresh"' not in html and 'data-status="imported"' in html
+    assert 'id="count-created">57<' in html and 'id="count-rejected">3<' in html
+    body = browser.get(f"/imports/{run}/errors.csv").get_data().decode("utf-8-sig").splitlines()
+    assert [line.split(";")[2] for line in body[1:]] == ["2", "27", "52"]
+
+
+def test_small_files_still_import_in_the_request(app, login, supervisor):
+    browser = login(supervisor)
+    run = run_id(upload(browser, _many(30)))
+    browser.post(f"/imports/{run}/run", data={"run-csrf_token": browser.csrf(f"/imports/{run}")})
+    assert customers(app) == 30
+    with app.app_context():
+        assert db.session.get(ImportRun, run).status == "imported"
+
+
+def test_the_error_file_of_a_check_has_every_rejected_row(app, login, supervisor, monkeypatch):
+    """The page shows the first rejected rows; its error file has all of them."""
+    from crm.imports import runs
+
+    monkeypatch.setattr(runs, "SHOWN_ERRORS", 50)
+    browser = login(supervisor)
+    run = run_id(upload(browser, _many(4000, broken_every=2)))
+    html = browser.get(f"/imports/{run}").get_data(as_text=True)
+    assert 'id="count-rejected">2,000<' in html or 'id="count-rejected">2.000<' in html
+    assert html.count("</td><td>Email: is not a valid email address</td></tr>") == 50  # the first ones
+    body = browser.get(f"/imports/{run}/errors.csv").get_data().decode("utf-8-sig").splitlines()
+    assert len(body) == 1 + 2000
+    assert body[-1] == "Cliente 3998;c3998@;4000;Email: is not a valid email address"
