@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from crm import audit
 from crm.auth.models import ROLES, User
@@ -162,22 +163,36 @@ def _require_supervisor(actor: User) -> None:
         raise Forbidden(N_("only supervisors decide compensations"))
 
 
+def _decide(compensation: Compensation, expected: str, refusal: str, **values) -> None:
+    """Move the compensation on only if it is still `expected` in the database, in one
+    UPDATE: two supervisors deciding at once cannot both succeed (the second waits for
+    the first's row, or SQLite's write lock, then finds the status changed: Conflict)."""
+    changed = db.session.execute(
+        update(Compensation).where(Compensation.id == compensation.id, Compensation.status == expected)
+        .values(**values).execution_options(synchronize_session=False))
+    if changed.rowcount != 1:
+        db.session.expire(compensation)
+        raise Conflict(refusal, "status")
+    for name, value in values.items():
+        set_committed_value(compensation, name, value)
+
+
 def approve(actor: User, compensation: Compensation, now: datetime, *, value=None, note=None) -> Compensation:
     _require_supervisor(actor)
+    refusal = N_("only a proposed compensation can be approved")
     if compensation.status != "proposed":
-        raise Conflict(N_("only a proposed compensation can be approved"), "status")
+        raise Conflict(refusal, "status")
     c = Cleaner()
     new_value = parse_decimal(c, "value", value, maximum=MAX_COST)
     note = c.text("note", note, max_len=1000, multiline=True) or ""
     c.check()
+    values = {"status": "approved", "decided_at": now, "decided_by_id": actor.id, "decision_note": note}
     if new_value is not None and new_value != compensation.value:
         # The cost follows the value in proportion (a cheaper gift costs less).
-        compensation.cost = (compensation.cost * new_value / compensation.value).quantize(Decimal("0.01")) \
+        values["cost"] = (compensation.cost * new_value / compensation.value).quantize(Decimal("0.01")) \
             if compensation.value else new_value
-        compensation.value = new_value
-    compensation.status = "approved"
-    compensation.decided_at, compensation.decided_by_id, compensation.decision_note = now, actor.id, note
-    db.session.flush()
+        values["value"] = new_value
+    _decide(compensation, "proposed", refusal, **values)
     audit.record(actor, "compensation.approved", "compensation", compensation.id, now,
                  value=str(compensation.value), note=note)
     return compensation
@@ -185,14 +200,14 @@ def approve(actor: User, compensation: Compensation, now: datetime, *, value=Non
 
 def reject(actor: User, compensation: Compensation, reason, now: datetime) -> Compensation:
     _require_supervisor(actor)
+    refusal = N_("only a proposed compensation can be rejected")
     if compensation.status != "proposed":
-        raise Conflict(N_("only a proposed compensation can be rejected"), "status")
+        raise Conflict(refusal, "status")
     c = Cleaner()
     reason = c.text("reason", reason, max_len=1000, required=True, multiline=True)
     c.check()
-    compensation.status = "rejected"
-    compensation.decided_at, compensation.decided_by_id, compensation.decision_note = now, actor.id, reason
-    db.session.flush()
+    _decide(compensation, "proposed", refusal, status="rejected", decided_at=now, decided_by_id=actor.id,
+            decision_note=reason)
     audit.record(actor, "compensation.rejected", "compensation", compensation.id, now, reason=reason)
     return compensation
 
@@ -200,11 +215,10 @@ def reject(actor: User, compensation: Compensation, reason, now: datetime) -> Co
 def issue(actor: User, compensation: Compensation, now: datetime) -> Compensation:
     """Hand it to the customer: it counts as a cost from now and the customer is told."""
     _require_supervisor(actor)
+    refusal = N_("only an approved compensation can be issued")
     if compensation.status != "approved":
-        raise Conflict(N_("only an approved compensation can be issued"), "status")
-    compensation.status = "issued"
-    compensation.issued_at, compensation.issued_by_id = now, actor.id
-    db.session.flush()
+        raise Conflict(refusal, "status")
+    _decide(compensation, "approved", refusal, status="issued", issued_at=now, issued_by_id=actor.id)
     _write_notice(compensation.id, now)
     audit.record(actor, "compensation.issued", "compensation", compensation.id, now)
     return compensation

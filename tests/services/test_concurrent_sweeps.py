@@ -58,3 +58,58 @@ def test_two_concurrent_sweeps_do_everything_exactly_once(app, agent, admin, mom
                                  .where(Commitment.status == "breached")) == 120
         assert db.session.scalar(select(func.count()).select_from(Compensation)) == 120
         assert db.session.scalar(select(func.count(func.distinct(Compensation.commitment_id)))) == 120
+
+
+def _approved_compensation(app, agent, admin, moment_type, now) -> int:
+    with app.app_context():
+        save_policy(db.session.get(User, admin.id), None, {"kind": "credit", "value": "5"}, now)
+        customer = create_customer(db.session.get(User, agent.id), {"name": "Cliente"}, now)
+        log_moment(db.session.get(User, agent.id), {"customer_id": customer.id, "moment_type": "complaint"}, now)
+        sweep_commitments(now + timedelta(days=5))
+        compensation = db.session.scalars(select(Compensation).limit(1)).one()
+        compensation.status = "approved"
+        db.session.commit()
+        return compensation.id
+
+
+def test_two_supervisors_deciding_at_once_only_one_succeeds(app, agent, admin, make_user, moment_type, now):
+    """Both load it as "approved"; both press Issue: one issues, the other is told it changed."""
+    from crm.audit import AuditEvent
+    from crm.compensations.services import get_compensation, issue
+    from crm.domain import Conflict
+
+    compensation_id = _approved_compensation(app, agent, admin, moment_type, now)
+    supervisors = [make_user("supervisor") for _ in range(2)]
+    loaded = threading.Barrier(2)
+    outcomes = []
+
+    def decide(supervisor):
+        with app.app_context():
+            try:
+                actor = db.session.get(User, supervisor.id)
+                compensation = get_compensation(compensation_id)
+                assert compensation.status == "approved"
+                loaded.wait()
+                issue(actor, compensation, now + timedelta(days=5))
+                time.sleep(0.2)  # hold the transaction: the other decision must wait, then find it issued
+                db.session.commit()
+                outcomes.append(("issued", supervisor.id))
+            except Conflict as exc:
+                db.session.rollback()
+                outcomes.append(("refused", exc.message))
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=decide, args=(s,)) for s in supervisors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(kind for kind, _ in outcomes) == ["issued", "refused"], outcomes
+    winner = next(who for kind, who in outcomes if kind == "issued")
+    assert ("refused", "only an approved compensation can be issued") in outcomes
+    with app.app_context():
+        stored = db.session.get(Compensation, compensation_id)
+        assert (stored.status, stored.issued_by_id) == ("issued", winner)
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "compensation.issued")) == 1
