@@ -5,7 +5,7 @@ Read from the environment (defaults in brackets):
   CRM_WEB_WORKERS          worker processes [2 x CPU cores + 1]
   CRM_WEB_THREADS          threads per worker [4]
   CRM_WEB_TIMEOUT          seconds a worker may stay silent before it is killed and replaced [60]
-  CRM_WEB_MAX_REQUESTS     requests before a worker is replaced, 0 never [2000] (plus up to 10% jitter)
+  CRM_WEB_MAX_REQUESTS     requests before a worker is replaced, 0 never [10000] (plus up to 10% jitter)
   CRM_WEB_PRELOAD          load the app once in the master before forking [off]
   CRM_FORWARDED_ALLOW_IPS  proxies whose X-Forwarded-Proto gunicorn believes [127.0.0.1,::1]
   CRM_LOG_LEVEL            gunicorn's own log level, shared with the app's request log [INFO]
@@ -41,7 +41,7 @@ timeout = _int("CRM_WEB_TIMEOUT", 60)
 graceful_timeout = 30  # on SIGTERM or SIGHUP, requests under way get this long to finish
 keepalive = 5
 # Replace workers now and then, at different moments, so that slow leaks never add up.
-max_requests = _int("CRM_WEB_MAX_REQUESTS", 2000)
+max_requests = _int("CRM_WEB_MAX_REQUESTS", 10000)
 max_requests_jitter = max_requests // 10
 
 # Off by default: every worker builds its own app, so no database connection or pool is

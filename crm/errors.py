@@ -2,9 +2,12 @@
 API, a friendly page for people. Nothing unexpected leaks a traceback."""
 from __future__ import annotations
 
+import sqlite3
+
 from flask import current_app, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from crm.domain import N_, DomainError, ValidationFailed
@@ -38,10 +41,12 @@ HTTP_MESSAGES = {
     422: N_("Some fields are not valid."),
     429: N_("Too many requests. Wait a moment and try again."),
     500: N_("Something went wrong on our side. It has been logged."),
+    503: N_("The service is briefly unavailable. Try again in a few seconds."),
 }
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
               405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
-              422: "validation_failed", 429: "throttled", 500: "server_error"}
+              422: "validation_failed", 429: "throttled", 500: "server_error",
+              503: "unavailable"}
 
 
 def wants_json() -> bool:
@@ -102,17 +107,56 @@ def handle_csrf_error(error: CSRFError):
                                          "Reload the page and try again."))
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """The database went away (restart, failover, network): not a bug, and over in seconds."""
+    error = getattr(error, "original_exception", None) or error  # Flask wraps it in a 500
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    if isinstance(error.orig, sqlite3.Error):
+        # SQLite's OperationalError also means "no such table": only a busy database is passing.
+        return isinstance(error, OperationalError) and ("locked" in str(error.orig) or "busy" in str(error.orig))
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
+def release_session(_error=None) -> None:
+    """End the request's session even when its connection is dead: rolling back on a lost
+    connection raises, which would turn an answered request into a server error."""
+    from crm.extensions import db
+
+    try:
+        db.session.remove()
+    except SQLAlchemyError:
+        current_app.logger.warning("the database connection was lost; it is dropped from the pool")
+        try:
+            db.session().invalidate()
+        except SQLAlchemyError:
+            pass
+        db.session.registry.clear()
+
+
 def handle_unexpected(error: Exception):
     from crm.requestlog import loggable_path  # the path with a feed's or survey's secret masked
 
-    current_app.logger.exception("unhandled error on %s %s", request.method, loggable_path())
-    from crm.extensions import db
-
-    db.session.rollback()
+    unavailable = database_unavailable(error)
+    if unavailable:
+        current_app.logger.warning("database unavailable on %s %s: %s", request.method, loggable_path(),
+                                   type(getattr(error, "original_exception", error)).__name__)
+    else:
+        current_app.logger.exception("unhandled error on %s %s", request.method, loggable_path())
+    release_session()
+    if unavailable:
+        response = error_response(503, "unavailable", _(HTTP_MESSAGES[503]))
+        response.headers["Retry-After"] = "5"
+        return response
     return error_response(500, "server_error", _(HTTP_MESSAGES[500]))
 
 
 def init_app(app) -> None:
+    # Registered after Flask-SQLAlchemy's own teardown, so it runs first (teardowns run in
+    # reverse) and leaves that one an empty session to remove.
+    app.teardown_appcontext(release_session)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)

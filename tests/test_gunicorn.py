@@ -38,7 +38,7 @@ def test_defaults_are_sane_and_gunicorn_accepts_every_setting(monkeypatch):
     assert settings["worker_class"] == "gthread"
     assert settings["preload_app"] is False
     assert settings["accesslog"] is None  # the app's own request log, with secrets masked
-    assert settings["max_requests"] == 2000 and settings["max_requests_jitter"] == 200
+    assert settings["max_requests"] == 10000 and settings["max_requests_jitter"] == 1000
     assert settings["timeout"] == 60 and settings["graceful_timeout"] == 30
     assert settings["forwarded_allow_ips"] == "127.0.0.1,::1"
     config = Config()
