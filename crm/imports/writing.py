@@ -9,8 +9,10 @@ rollup's days are marked explicitly (crm.insights.rollup.marking).
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
+from operator import itemgetter
 
 from sqlalchemy import (
     Integer,
@@ -116,13 +118,16 @@ def find_customers(refs: list[tuple[str | None, str | None]], columns=("id", "em
     of key and chunk of values, each compiled once (expanding parameters)."""
     table = Customer.__table__
     connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
         # One array parameter: thousands of placeholders cost the driver more than the query.
         values = any_(bindparam("values", type_=ARRAY(String)))
         in_ = lambda column: column == values  # noqa: E731
     else:
-        values = bindparam("values", expanding=True)
-        in_ = lambda column: column.in_(values)  # noqa: E731
+        # One JSON array parameter, unpacked by SQLite's json_each: an expanding IN list would
+        # render and bind thousands of placeholders per query.
+        values = select(func.json_each(bindparam("values", type_=String)).table_valued("value").c.value)
+        in_ = lambda column: column.in_(values.scalar_subquery())  # noqa: E731
     selected = (*columns, "_id")
     found: dict[int, dict] = {}
 
@@ -130,7 +135,8 @@ def find_customers(refs: list[tuple[str | None, str | None]], columns=("id", "em
         wanted = sorted(wanted)
         stmt = select(*(table.c[name] for name in columns), table.c.id).where(table.c.erased_at.is_(None), condition)
         for start in range(0, len(wanted), LOOKUP_CHUNK):
-            for row in connection.execute(stmt, {"values": wanted[start:start + LOOKUP_CHUNK]}):
+            chunk = wanted[start:start + LOOKUP_CHUNK]
+            for row in connection.execute(stmt, {"values": chunk if postgres else json.dumps(chunk)}):
                 if row[-1] not in found:
                     customer = dict(zip(selected, row, strict=True))
                     found[customer.pop("_id")] = customer
@@ -305,8 +311,8 @@ class CustomerWriter:
         if not created:
             return
         columns = (*CUSTOMER_COLUMNS, "sort_name", "created_at", "updated_at")
-        rows = [(*(c[k] for k in CUSTOMER_COLUMNS), search.sort_key(c["name"]), c["created_at"], self.now)
-                for c in created]
+        values = itemgetter(*CUSTOMER_COLUMNS)
+        rows = [(*values(c), search.sort_key(c["name"]), c["created_at"], self.now) for c in created]
         ids = insert_returning_ids(Customer.__table__, columns, rows)
         for customer, new_id in zip(created, ids, strict=True):
             customer["id"] = new_id
