@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 FLASK  := CRM_ENV=development $(BIN)/flask --app wsgi
 
-.PHONY: run test install translations chromium bench extract-messages clean
+.PHONY: run test install translations chromium bench soak extract-messages clean security
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,7 @@ translations: $(VENV)/.installed
 
 chromium:
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-axe.sh
 
 run: install
 	$(FLASK) db upgrade
@@ -35,6 +36,16 @@ test: install chromium
 
 bench: install
 	$(BIN)/python -m bench.run
+
+# Load, soak and faults on 127.0.0.1: SQLite, then PostgreSQL (127.0.0.1:5432), 5 minutes each.
+# SOAK_ARGS="--short" is the CI version; `$(BIN)/python -m bench.soak --help` lists the knobs.
+soak: install
+	$(BIN)/python -m bench.soak $(SOAK_ARGS)
+
+# sqlmap, wapiti and schemathesis against a local server with demo data (minutes; not in CI).
+security: install
+	@scripts/ensure-security-tools.sh
+	@scripts/security.sh
 
 # After changing user-facing strings: extract them and update both catalogs.
 extract-messages: $(VENV)/.installed

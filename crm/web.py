@@ -5,17 +5,21 @@ from functools import wraps
 
 from flask import abort, request
 from flask_login import current_user, login_required
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, ValidationError
 
 from crm.domain import DomainError, ValidationFailed
 
 
 class IdConverter(BaseConverter):
-    """Positive ids that fit a 64-bit column; anything longer is a 404, not an overflow."""
+    """Positive ids that fit an id column (crm.queries.MAX_ID); anything larger is a 404, not an overflow."""
 
-    regex = r"[1-9][0-9]{0,17}"
+    regex = r"[1-9][0-9]{0,9}"
 
     def to_python(self, value: str) -> int:
+        from crm.queries import MAX_ID
+
+        if int(value) > MAX_ID:
+            raise ValidationError()
         return int(value)
 
     def to_url(self, value) -> str:

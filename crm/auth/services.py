@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from crm import audit
@@ -145,7 +145,9 @@ def save_team(actor: User, team: Team | None, data: dict, now: datetime) -> Team
     kind = c.choice("kind", data.get("kind") or "internal", TEAM_KINDS)
     description = c.text("description", data.get("description"), max_len=2000, multiline=True)
     c.check()
-    if taken_by_other(Team, func.lower(Team.name) == name.lower(), team):
+    # The exact name too: SQLite's lower() folds ASCII only, so "Í" would slip past to the
+    # unique constraint (a 500; found by tests/security/test_naughty_forms.py).
+    if taken_by_other(Team, or_(Team.name == name, func.lower(Team.name) == name.lower()), team):
         raise Conflict(N_("a team with that name already exists"), "name")
     if team is None:
         team = Team(created_at=now)

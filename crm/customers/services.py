@@ -27,6 +27,7 @@ from crm.extensions import db
 from crm.followups.models import SurveyResponse
 from crm.moments.models import Commitment, Moment, MomentType
 from crm.pagination import Page, paginate
+from crm.queries import is_id
 from crm.webhooks import events as webhook_events
 
 EDITABLE = ("name", "email", "phone", "company", "segment", "loyalty", "tier", "language",
@@ -82,7 +83,7 @@ def _clean(data: dict, *, creating: bool) -> dict:
         out["marketing_consent"] = bool(value)
     if given("owner_id") and data.get("owner_id") is not None:
         owner_id = data.get("owner_id")
-        if not isinstance(owner_id, int) or isinstance(owner_id, bool) or db.session.get(User, owner_id) is None:
+        if not is_id(owner_id) or db.session.get(User, owner_id) is None:
             c.fail("owner_id", N_("no such user"))
         out["owner_id"] = owner_id
     elif given("owner_id"):

@@ -13,6 +13,7 @@ import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from tests.conftest import PASSWORD
+from tests.views.test_security_walk import ids  # noqa: F401 (a fixture: the accessibility walk's objects)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -70,9 +71,9 @@ class Ui:
         self.contexts = []
         self.errors: list[str] = []
 
-    def new_page(self, locale: str = "en-US"):
+    def new_page(self, locale: str = "en-US", **context_options):
         context = self.browser.new_context(base_url=self.base_url, locale=locale,
-                                           viewport={"width": 1280, "height": 900})
+                                           viewport={"width": 1280, "height": 900}, **context_options)
         context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
         page = context.new_page()
