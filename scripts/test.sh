@@ -28,4 +28,9 @@ echo "== PostgreSQL ($PG_SERVER) =="
 CRM_TEST_POSTGRES="$PG_SERVER" .venv/bin/python -m pytest -p no:cacheprovider -n 2 --dist loadgroup \
   -m "not browser" --junitxml=test-results/postgres.xml "$@"
 
+echo "== short soak: gunicorn + scheduler under simulated staff and faults, both engines =="
+# The full run is `make soak` (5 minutes per engine); this one fails CI on any lost or doubled
+# record, a 5xx, "database is locked" or a page's p95 over 150 ms.
+.venv/bin/python -m bench.soak --short --pg-server "$PG_SERVER"
+
 .venv/bin/python scripts/check_results.py test-results/sqlite.xml test-results/postgres.xml

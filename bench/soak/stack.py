@@ -50,7 +50,9 @@ class Stack:
                     "CRM_DATABASE_URL": self.database_url, "CRM_SECURE_COOKIES": "0",  # plain http on loopback
                     "CRM_SMTP_URL": smtp_url, "CRM_MAIL_DIR": str(workdir / "mail"),
                     "CRM_BASE_URL": self.base_url, "CRM_BIND": f"127.0.0.1:{port}",
-                    "CRM_WEB_WORKERS": str(workers), "CRM_LOG_FORMAT": "json", "CRM_LOG_LEVEL": "INFO"}
+                    "CRM_WEB_WORKERS": str(workers), "CRM_LOG_FORMAT": "json", "CRM_LOG_LEVEL": "INFO",
+                    # As README advises: SQLite takes one writer at a time, so fewer threads queue for it.
+                    "CRM_WEB_THREADS": os.environ.get("CRM_WEB_THREADS", "2" if engine == "sqlite" else "4")}
         self.web: subprocess.Popen | None = None
         self.scheduler: subprocess.Popen | None = None
         self.scheduler_starts = 0
