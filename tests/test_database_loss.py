@@ -1,6 +1,7 @@
 """When the database goes away (restart, failover), requests get a 503 to retry, never a 500 after the fact."""
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 import pytest
@@ -25,6 +26,9 @@ def test_what_counts_as_the_database_being_away():
 @pytest.fixture
 def production_like(database_url):
     """The app as it runs for people: unexpected errors become pages, not test failures."""
+    # Outside TESTING the app installs its request log handler: put the logger back after.
+    logger = logging.getLogger("crm.requests")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
     app = create_app({"CRM_ENV": "test", "SECRET_KEY": "x", "SQLALCHEMY_DATABASE_URI": database_url,
                       "TESTING": False, "SERVER_NAME": None})
 
@@ -44,6 +48,7 @@ def production_like(database_url):
     yield app
     with app.app_context():
         db.engine.dispose()
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def test_an_answered_request_stays_answered_when_its_connection_dies(production_like):

@@ -17,6 +17,7 @@ rerun or a second scheduler writes nothing new.
 """
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time as clock
@@ -246,7 +247,10 @@ def html_to_pdf(html: str, *, timeout: float | None = None, memory_mb: int | Non
     text = errors.decode("utf-8", "replace")
     if child.returncode != 0 or not pdf.startswith(b"%PDF"):
         current_app.logger.error("PDF conversion failed (exit %s): %s", child.returncode, text[-2000:])
-        if any(sign in text for sign in OUT_OF_MEMORY):
+        # Under the address-space limit a C library (cairo, Pango, HarfBuzz) whose malloc
+        # fails often crashes instead of reporting it: a segfault or abort there is memory.
+        crashed = child.returncode in (-signal.SIGSEGV, -signal.SIGBUS, -signal.SIGABRT)
+        if crashed or any(sign in text for sign in OUT_OF_MEMORY):
             raise ReportFailed(N_("the PDF needed more than %(mb)s MB of memory and was stopped"), mb=memory_mb)
         raise ReportFailed(N_("the PDF could not be made (exit code %(code)s)"), code=child.returncode)
     peak = None

@@ -156,7 +156,7 @@ def test_the_handler_writes_json_lines_and_is_installed_once(client, restore_log
     stream = io.StringIO()
     requestlog.configure_logger("json", "INFO", stream)
     requestlog.configure_logger("json", "INFO", stream)  # a second app in the same process
-    assert len([h for h in restore_logger.handlers if isinstance(h, logging.StreamHandler)]) == 1
+    assert len([h for h in restore_logger.handlers if getattr(h, requestlog._HANDLER_MARK, False)]) == 1
     client.get("/healthz?probe=1", headers={"X-Request-ID": "probe-7"})
     (line,) = stream.getvalue().splitlines()
     data = json.loads(line)
