@@ -147,6 +147,13 @@ def handle_unexpected(error: Exception):
         current_app.logger.exception("unhandled error on %s %s", request.method, loggable_path())
     release_session()
     if unavailable:
+        # Whoever is logged in cannot be loaded now: answer as to an anonymous visitor, or the
+        # page's language and menu would ask the database again and turn this into a 500.
+        from flask import g
+
+        from crm.extensions import login_manager
+
+        g._login_user = login_manager.anonymous_user()
         response = error_response(503, "unavailable", _(HTTP_MESSAGES[503]))
         response.headers["Retry-After"] = "5"
         return response

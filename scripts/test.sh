@@ -29,8 +29,10 @@ CRM_TEST_POSTGRES="$PG_SERVER" .venv/bin/python -m pytest -p no:cacheprovider -n
   -m "not browser" --junitxml=test-results/postgres.xml "$@"
 
 echo "== short soak: gunicorn + scheduler under simulated staff and faults, both engines =="
-# The full run is `make soak` (5 minutes per engine); this one fails CI on any lost or doubled
-# record, a 5xx, "database is locked" or a page's p95 over 150 ms.
-.venv/bin/python -m bench.soak --short --pg-server "$PG_SERVER"
+# It fails CI on any lost or doubled record, a 5xx, "database is locked", a fault the app did
+# not recover from, or a page's p95 over 250 ms. The 150 ms target is judged by the full run
+# (`make soak`, 5 minutes per engine, figures in the README): 30 s of samples on a shared CI
+# box are too few to hold to it without failing on noise, but a 2x regression still fails here.
+.venv/bin/python -m bench.soak --short --p95 250 --pg-server "$PG_SERVER"
 
 .venv/bin/python scripts/check_results.py test-results/sqlite.xml test-results/postgres.xml

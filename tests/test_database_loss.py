@@ -11,6 +11,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from crm import create_app
 from crm.errors import database_unavailable
 from crm.extensions import db
+from tests.conftest import Browser
 
 
 def test_what_counts_as_the_database_being_away():
@@ -62,5 +63,19 @@ def test_an_answered_request_stays_answered_when_its_connection_dies(production_
 def test_a_request_that_loses_the_database_gets_503_with_retry_after(production_like):
     response = production_like.test_client().get("/_probe/lost-before-answer",
                                                  headers={"Accept-Language": "en"})
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    assert "briefly unavailable" in response.get_data(as_text=True)
+
+
+def test_a_logged_in_person_gets_the_503_page_while_the_database_is_down(production_like, make_user):
+    """Loading the person is the first query of most pages; the error page must not load them again."""
+    user = make_user("agent")
+
+    def database_down(_user_id):
+        raise OperationalError("SELECT users …", {}, Exception("connection refused"))
+
+    client = Browser(production_like.test_client()).login(user).client
+    production_like.login_manager._user_callback = database_down
+    response = client.get("/customers", headers={"Accept-Language": "en"})
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert "briefly unavailable" in response.get_data(as_text=True)
