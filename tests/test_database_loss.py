@@ -67,7 +67,7 @@ def test_a_request_that_loses_the_database_gets_503_with_retry_after(production_
     assert "briefly unavailable" in response.get_data(as_text=True)
 
 
-def test_a_logged_in_person_gets_the_503_page_while_the_database_is_down(production_like, make_user):
+def test_a_logged_in_person_gets_the_503_page_while_the_database_is_down(production_like, make_user, monkeypatch):
     """Loading the person is the first query of most pages; the error page must not load them again."""
     user = make_user("agent")
 
@@ -75,7 +75,8 @@ def test_a_logged_in_person_gets_the_503_page_while_the_database_is_down(product
         raise OperationalError("SELECT users …", {}, Exception("connection refused"))
 
     client = Browser(production_like.test_client()).login(user).client
-    production_like.login_manager._user_callback = database_down
+    # The login manager is one instance for every app in the process: monkeypatch puts it back.
+    monkeypatch.setattr(production_like.login_manager, "_user_callback", database_down)
     response = client.get("/customers", headers={"Accept-Language": "en"})
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     assert "briefly unavailable" in response.get_data(as_text=True)
