@@ -12,7 +12,8 @@ from marshmallow import Schema, fields
 from crm.api import api_blueprint, api_user
 from crm.api.followups import transaction
 from crm.api.paging import list_page
-from crm.api.schemas import PageQuerySchema, UserSchema, page_schema
+from crm.api.schemas import PageQuerySchema, page_schema
+from crm.api.schemas.staff import UserSchema
 from crm.auth import services
 from crm.feeds import services as feeds
 from crm.types import utc_now

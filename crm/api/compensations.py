@@ -6,7 +6,8 @@ from flask import abort
 from crm.api import api_blueprint, api_user, require_role
 from crm.api.followups import transaction
 from crm.api.paging import list_page, page_body
-from crm.api.schemas import (
+from crm.api.schemas import PageQuerySchema, page_schema
+from crm.api.schemas.compensations import (
     ApproveSchema,
     CalendarSchema,
     CalendarUpdateSchema,
@@ -14,10 +15,8 @@ from crm.api.schemas import (
     CompensationSchema,
     GoodwillLimitSchema,
     GoodwillSchema,
-    PageQuerySchema,
     PolicySchema,
     RejectSchema,
-    page_schema,
 )
 from crm.calendars import services as calendars
 from crm.compensations import services

@@ -5,19 +5,16 @@ from marshmallow import Schema, fields
 
 from crm.api import api_blueprint, api_user
 from crm.api.paging import list_page, page_body
-from crm.api.schemas import (
-    CommitmentSchema,
+from crm.api.schemas import PageQuerySchema, page_schema
+from crm.api.schemas.customers import (
     CustomerCreateSchema,
     CustomerQuerySchema,
     CustomerSchema,
     CustomerUpdateSchema,
-    MomentSchema,
-    PageQuerySchema,
     StageChangeRequestSchema,
     StageChangeSchema,
-    SurveyResponseSchema,
-    page_schema,
 )
+from crm.api.schemas.moments import CommitmentSchema, MomentSchema, SurveyResponseSchema
 from crm.customers import services
 from crm.extensions import db
 from crm.types import utc_now

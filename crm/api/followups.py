@@ -5,18 +5,17 @@ from contextlib import contextmanager
 
 from crm.api import api_blueprint, api_user, require_role
 from crm.api.paging import list_page, page_body
-from crm.api.schemas import (
+from crm.api.schemas import PageQuerySchema, page_schema
+from crm.api.schemas.followups import (
     FollowUpCreateSchema,
     FollowUpQuerySchema,
     FollowUpSchema,
     OutboxMessageSchema,
     OutboxQuerySchema,
-    PageQuerySchema,
     RuleSchema,
     TemplateDetailSchema,
     TemplateSchema,
     TemplateWriteSchema,
-    page_schema,
 )
 from crm.domain import N_, DomainError, NotFound
 from crm.extensions import db

@@ -5,7 +5,7 @@ from flask import current_app
 from marshmallow import Schema, fields
 
 from crm.api import api_blueprint, require_role
-from crm.api.schemas import MetricsPeriodSchema, RoundedFloat
+from crm.api.schemas.insights import MetricsPeriodSchema, RoundedFloat
 from crm.insights import impact
 from crm.types import utc_now
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import current_app
 
 from crm.api import api_blueprint, require_role
-from crm.api.schemas import JourneyQuerySchema, JourneySchema, MetricsQuerySchema, MetricsSchema
+from crm.api.schemas.insights import JourneyQuerySchema, JourneySchema, MetricsQuerySchema, MetricsSchema
 from crm.insights import journey, services
 from crm.types import utc_now
 

@@ -6,16 +6,14 @@ from flask import g
 from crm.api import api_blueprint, api_user, require_role
 from crm.api.followups import transaction
 from crm.api.paging import list_page, page_body
-from crm.api.schemas import (
+from crm.api.schemas import PageQuerySchema, page_schema
+from crm.api.schemas.catalog import MomentTypeSchema, MomentTypeUpdateSchema
+from crm.api.schemas.moments import (
     CommitmentQuerySchema,
     CommitmentSchema,
     EmotionSchema,
     MomentCreateSchema,
     MomentSchema,
-    MomentTypeSchema,
-    MomentTypeUpdateSchema,
-    PageQuerySchema,
-    page_schema,
 )
 from crm.compensations.services import compensation_ids
 from crm.extensions import db

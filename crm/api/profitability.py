@@ -8,7 +8,8 @@ from marshmallow import Schema, fields
 from crm.api import api_blueprint, api_user, require_role
 from crm.api.followups import transaction
 from crm.api.paging import page_body
-from crm.api.schemas import MetricsPeriodSchema, PageQuerySchema, page_schema
+from crm.api.schemas import PageQuerySchema, page_schema
+from crm.api.schemas.insights import MetricsPeriodSchema
 from crm.customers.services import get_customer
 from crm.insights import profitability as service
 from crm.insights.tier_rules import MODES

@@ -4,7 +4,8 @@ from __future__ import annotations
 from crm.api import api_blueprint, api_user
 from crm.api.followups import transaction
 from crm.api.paging import page_body
-from crm.api.schemas import PurchaseCreateSchema, PurchaseQuerySchema, PurchaseSchema, page_schema
+from crm.api.schemas import page_schema
+from crm.api.schemas.purchases import PurchaseCreateSchema, PurchaseQuerySchema, PurchaseSchema
 from crm.customers import purchases as services
 from crm.types import utc_now
 

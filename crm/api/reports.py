@@ -9,15 +9,9 @@ from flask_babel import get_locale
 from marshmallow import Schema, fields
 
 from crm.api import api_blueprint, api_user, require_role
-from crm.api.schemas import (
-    CommitmentSchema,
-    JourneyQuerySchema,
-    MetricsPeriodSchema,
-    MomentTypeSchema,
-    RoundedFloat,
-    SurveyResponseSchema,
-    TouchpointSchema,
-)
+from crm.api.schemas.catalog import MomentTypeSchema
+from crm.api.schemas.insights import JourneyQuerySchema, MetricsPeriodSchema, RoundedFloat, TouchpointSchema
+from crm.api.schemas.moments import CommitmentSchema, SurveyResponseSchema
 from crm.config import SUPPORTED_LOCALES
 from crm.domain import N_, DomainError, ValidationFailed
 from crm.insights import dashboard as dashboards

@@ -4,7 +4,8 @@ from __future__ import annotations
 from crm.api import api_blueprint, api_user, require_role
 from crm.api.followups import transaction
 from crm.api.paging import list_page, page_body
-from crm.api.schemas import PageQuerySchema, TeamSchema, UserSchema, UserUpdateSchema, page_schema
+from crm.api.schemas import PageQuerySchema, page_schema
+from crm.api.schemas.staff import TeamSchema, UserSchema, UserUpdateSchema
 from crm.auth import services
 from crm.extensions import db
 from crm.types import utc_now
