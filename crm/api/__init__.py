@@ -1,6 +1,7 @@
 """The JSON API under /api/v1: bearer tokens, the same services and roles as the pages."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from functools import wraps
 
 from flask import abort, g, request
@@ -23,6 +24,21 @@ def authenticate_request():
     g.api_user = user
     if db.session.dirty:
         db.session.commit()  # the token's last-used mark
+
+
+@contextmanager
+def transaction():
+    """The request's one transaction: committed when the service succeeds, rolled back
+    when it refuses, so a refused request leaves nothing behind."""
+    from crm.domain import DomainError
+    from crm.extensions import db
+
+    try:
+        yield
+    except DomainError:
+        db.session.rollback()
+        raise
+    db.session.commit()
 
 
 def api_user():

@@ -9,8 +9,7 @@ from __future__ import annotations
 from flask import after_this_request
 from marshmallow import Schema, fields
 
-from crm.api import api_blueprint, api_user
-from crm.api.followups import transaction
+from crm.api import api_blueprint, api_user, transaction
 from crm.api.paging import list_page
 from crm.api.schemas import PageQuerySchema, page_schema
 from crm.api.schemas.staff import UserSchema

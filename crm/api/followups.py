@@ -1,9 +1,7 @@
 """/api/v1: message templates, one-off follow-ups, and the outbox (admins)."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from crm.api import api_blueprint, api_user, require_role
+from crm.api import api_blueprint, api_user, require_role, transaction
 from crm.api.paging import list_page, page_body
 from crm.api.schemas import PageQuerySchema, page_schema
 from crm.api.schemas.followups import (
@@ -17,8 +15,7 @@ from crm.api.schemas.followups import (
     TemplateSchema,
     TemplateWriteSchema,
 )
-from crm.domain import N_, DomainError, NotFound
-from crm.extensions import db
+from crm.domain import N_, NotFound
 from crm.followups import services
 from crm.types import utc_now
 
@@ -28,18 +25,6 @@ FollowUpPageSchema = page_schema(FollowUpSchema, "FollowUpPage")
 OutboxPageSchema = page_schema(OutboxMessageSchema, "OutboxPage")
 TemplatePageSchema = page_schema(TemplateSchema, "TemplatePage")
 RulePageSchema = page_schema(RuleSchema, "FollowUpRulePage")
-
-
-@contextmanager
-def transaction():
-    """The request's one transaction: committed when the service succeeds, rolled back
-    when it refuses, so a refused request leaves nothing behind."""
-    try:
-        yield
-    except DomainError:
-        db.session.rollback()
-        raise
-    db.session.commit()
 
 
 def customer_message(message_id):

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from flask import g
 
-from crm.api import api_blueprint, api_user, require_role
-from crm.api.followups import transaction
+from crm.api import api_blueprint, api_user, require_role, transaction
 from crm.api.paging import list_page, page_body
 from crm.api.schemas import PageQuerySchema, page_schema
 from crm.api.schemas.catalog import MomentTypeSchema, MomentTypeUpdateSchema

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from crm.api import api_blueprint, api_user, require_role
-from crm.api.followups import transaction
+from crm.api import api_blueprint, api_user, require_role, transaction
 from crm.customers.services import get_customer
 from crm.extensions import db
 from crm.privacy import services

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import current_app
 from marshmallow import Schema, fields
 
-from crm.api import api_blueprint, api_user, require_role
-from crm.api.followups import transaction
+from crm.api import api_blueprint, api_user, require_role, transaction
 from crm.api.paging import page_body
 from crm.api.schemas import PageQuerySchema, page_schema
 from crm.api.schemas.insights import MetricsPeriodSchema

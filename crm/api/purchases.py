@@ -1,8 +1,7 @@
 """/api/v1/purchases: record what customers buy, and list it."""
 from __future__ import annotations
 
-from crm.api import api_blueprint, api_user
-from crm.api.followups import transaction
+from crm.api import api_blueprint, api_user, transaction
 from crm.api.paging import page_body
 from crm.api.schemas import page_schema
 from crm.api.schemas.purchases import PurchaseCreateSchema, PurchaseQuerySchema, PurchaseSchema

@@ -1,8 +1,7 @@
 """/api/v1/users and /api/v1/teams: staff accounts and the teams they work in, for admins only."""
 from __future__ import annotations
 
-from crm.api import api_blueprint, api_user, require_role
-from crm.api.followups import transaction
+from crm.api import api_blueprint, api_user, require_role, transaction
 from crm.api.paging import list_page, page_body
 from crm.api.schemas import PageQuerySchema, page_schema
 from crm.api.schemas.staff import TeamSchema, UserSchema, UserUpdateSchema

@@ -5,8 +5,7 @@ import json
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from crm.api import api_blueprint, api_user, require_role
-from crm.api.followups import transaction
+from crm.api import api_blueprint, api_user, require_role, transaction
 from crm.api.paging import list_page, page_body
 from crm.api.schemas import PageQuerySchema, page_schema
 from crm.types import utc_now

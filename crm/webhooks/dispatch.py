@@ -13,7 +13,6 @@ A delivery gives up (`failed`, kept for an admin to retry) only after
 """
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import time
@@ -224,11 +223,3 @@ def _record(connection, token: str, attempts: list[dict], finished: list[tuple[i
         connection.execute(update(WebhookDelivery.__table__).where(c.id == row_id, c.claimed_by == token)
                            .values(claimed_by=None, lease_until=None, **values))
     connection.commit()
-
-
-def describe(body: str) -> dict:
-    """The event body as data, for the delivery page."""
-    try:
-        return json.loads(body)
-    except ValueError:
-        return {}

@@ -40,9 +40,6 @@ class WebhookEndpoint(db.Model):
 
     created_by: Mapped[User | None] = relationship()
 
-    def wants(self, event_type: str) -> bool:
-        return self.active and event_type in (self.events or [])
-
 
 class WebhookEvent(db.Model):
     """What happened, as the JSON body every endpoint receives (the same bytes on each attempt)."""

@@ -5,7 +5,7 @@ at the routes, since the same functions serve every boundary).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
@@ -189,8 +189,6 @@ def retry_failed(actor: User, endpoint: WebhookEndpoint, now: datetime) -> int:
 
 def prune(now: datetime, keep_days: int) -> int:
     """Events older than `keep_days` whose deliveries all ended (delivered or failed) go, with them."""
-    from datetime import timedelta
-
     cutoff = now - timedelta(days=keep_days)
     open_events = select(WebhookDelivery.event_id).where(WebhookDelivery.status.in_(("pending", "sending")))
     result = db.session.execute(WebhookEvent.__table__.delete().where(

@@ -14,7 +14,6 @@ from crm.forms import ActionForm
 from crm.types import utc_now
 from crm.web import act, apply_errors, page_arg, role_required
 from crm.webhooks import services
-from crm.webhooks.dispatch import describe
 from crm.webhooks.forms import EVENT_LABELS, EndpointForm
 from crm.webhooks.models import DELIVERY_STATUSES
 
@@ -136,7 +135,7 @@ def delete(endpoint_id: int):
 @bp.get("/deliveries/<id:delivery_id>")
 def delivery(delivery_id: int):
     found = services.get_delivery(delivery_id)
-    body = json.dumps(describe(found.event.body), ensure_ascii=False, indent=2)
+    body = json.dumps(json.loads(found.event.body), ensure_ascii=False, indent=2)
     return render_template("webhooks/delivery.html", delivery=found, body=body,
                            attempts=services.attempts_of(found), labels=EVENT_LABELS)
 
