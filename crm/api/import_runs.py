@@ -9,15 +9,12 @@ import io
 
 from flask import send_file
 from marshmallow import Schema, fields
-from sqlalchemy import select
-from sqlalchemy.orm import defer
 
 from crm.api import api_blueprint, api_user, require_role
 from crm.api.paging import page_body
 from crm.api.schemas import PageQuerySchema, page_schema
 from crm.domain import N_, NotFound
 from crm.imports import runs
-from crm.imports.models import ImportRun
 from crm.pagination import paginate
 
 blp = api_blueprint("api_import_runs", __name__, url_prefix="/api/v1",
@@ -59,11 +56,7 @@ ImportRunPageSchema = page_schema(ImportRunSchema, "ImportRunPage")
 @blp.response(200, ImportRunPageSchema)
 def list_import_runs(args):
     """The caller's uploads, newest first (admins: everybody's), as on the imports page."""
-    # The uploads and their error files can be megabytes each: a list does not read them.
-    stmt = select(ImportRun).options(defer(ImportRun.content), defer(ImportRun.errors_csv)).order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
-    if not api_user().has_role("admin"):
-        stmt = stmt.where(ImportRun.user_id == api_user().id)
-    return page_body(paginate(stmt, args["page"], args["per_page"]))
+    return page_body(paginate(runs.runs_of(api_user()), args["page"], args["per_page"]))
 
 
 @blp.get("/import-runs/<id:run_id>")

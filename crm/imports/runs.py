@@ -112,11 +112,17 @@ def get_run(actor: User, run_id: int) -> ImportRun:
     return run
 
 
-def recent_runs(actor: User, limit: int = 10) -> list[ImportRun]:
-    stmt = select(ImportRun).order_by(ImportRun.created_at.desc(), ImportRun.id.desc()).limit(limit)
+def runs_of(actor: User):
+    """The uploads `actor` may see (their own; admins: everybody's), newest first. The files
+    and error files are deferred columns: a list does not read them."""
+    stmt = select(ImportRun).order_by(ImportRun.created_at.desc(), ImportRun.id.desc())
     if not actor.has_role("admin"):
         stmt = stmt.where(ImportRun.user_id == actor.id)
-    return list(db.session.scalars(stmt))
+    return stmt
+
+
+def recent_runs(actor: User, limit: int = 10) -> list[ImportRun]:
+    return list(db.session.scalars(runs_of(actor).limit(limit)))
 
 
 def header_of(run: ImportRun) -> list[str]:
