@@ -7,6 +7,7 @@ import sqlite3
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from crm import requestlog
 from crm.config import load_config
@@ -24,6 +25,11 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+# SQLite's default: check the WAL into the database file once it holds 1,000 pages.
+WAL_AUTOCHECKPOINT = 1000
+WAL_SIZE_LIMIT = 64 * 2**20  # bytes kept of the WAL file once it is reset
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, _record):
     """WAL lets readers go on while one writer writes; the busy timeout makes
@@ -34,7 +40,21 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A large import leaves a large WAL behind (crm.imports): give the disk back when it
+        # is next reset instead of keeping the file at its largest size forever.
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
+
+
+
+
+@event.listens_for(Pool, "checkin")
+def _sqlite_checkpoints_back_on(dbapi_connection, record):
+    """A large import commits its batches without SQLite's automatic checkpoints and checks
+    the WAL in once at its end (crm.imports.services.batch_settings); they are back on
+    before the connection serves anyone else."""
+    if record.info.pop("checkpoints_off", False) and isinstance(dbapi_connection, sqlite3.Connection):
+        dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT}")
 
 
 def register_extensions(app: Flask) -> None:

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from operator import itemgetter
+from typing import Any
 
 from sqlalchemy import (
     Integer,
@@ -57,6 +58,18 @@ class Item:
     line: int
     cells: list[str]
     record: dict
+    # What the writer works out from the record alone (`Writer.prepare`), done in the thread that
+    # reads and checks the file: the writing thread's own Python time is the import's critical path.
+    derived: Any = None
+
+
+@dataclass(frozen=True)
+class CustomerKeys:
+    """A customer row's phone key, sort key and search terms (None in a dry run, which writes none)."""
+
+    phone_key: str | None
+    sort_key: str
+    terms: tuple[str, ...] | None
 
 
 @dataclass
@@ -75,10 +88,12 @@ class CustomerIndex:
         self.by_phone: dict[str, list[dict]] = {}
         self.by_name: dict[str, dict] = {}  # customers with neither email nor phone
 
-    def add(self, customer: dict) -> None:
+    def add(self, customer: dict, key: str | None = "") -> None:
+        """Index `customer`; `key` is its phone key when already known ("" when not)."""
         if customer.get("email"):
             self.by_email.setdefault(customer["email"], customer)
-        key = phone_key(customer.get("phone"))
+        if key == "":
+            key = phone_key(customer.get("phone"))
         if key:
             self.by_phone.setdefault(key, []).append(customer)
         if not customer.get("email") and not key and customer.get("name"):
@@ -156,6 +171,9 @@ def find_customers(refs: list[tuple[str | None, str | None]], columns=("id", "em
     return index
 
 
+JSON_CHUNK = 100_000  # rows per INSERT … SELECT on SQLite: a few MB of JSON at most
+
+
 def insert_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     """INSERT many rows given as plain tuples in `columns` order, with one executemany on
     the driver: no statement compiled and no dict built per row (a million search terms
@@ -193,8 +211,17 @@ def insert_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     if dialect.name != "sqlite":
         connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({', '.join('?' * len(columns))})",
-                               rows)
+    # One INSERT … SELECT over a JSON array per chunk: SQLite writes every row of it within one
+    # step, in C and without the GIL, so the thread reading the next batch runs meanwhile. An
+    # executemany takes the GIL back after each row, and waits for it each time that thread
+    # holds it (Python's switch interval): the two threads would take turns instead.
+    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
+    statement = f"INSERT INTO {quote(table.name)} ({names}) SELECT {picks} FROM json_each(?) ORDER BY key"
+    for start in range(0, len(rows), JSON_CHUNK):
+        # The bind processors left str, int, float or None: JSON keeps each as that SQL type.
+        chunk = json.dumps(rows[start:start + JSON_CHUNK], ensure_ascii=False, allow_nan=False,
+                           separators=(",", ":"))
+        connection.exec_driver_sql(statement, (chunk,))
 
 
 def insert_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> list[int]:
@@ -230,9 +257,31 @@ def among(column, ids: list[int]):
     return column.in_(ids)
 
 
-def _terms(customer: dict) -> list[tuple[str, int]]:
-    return [(t, customer["id"]) for t in search.terms_for(customer["name"], customer["company"], customer["email"],
-                                                          customer["phone"])]
+def _terms(customer: dict) -> tuple[str, ...]:
+    return tuple(search.terms_for(customer["name"], customer["company"], customer["email"], customer["phone"]))
+
+
+def insert_terms(customers: list[tuple[int, tuple[str, ...]]]) -> None:
+    """The search terms of these (customer id, terms), inserted in index order so that
+    neighbouring inserts touch the same pages. On SQLite one JSON array per chunk of
+    customers, unnested, sorted and inserted by SQLite in one step (without the GIL)."""
+    if not customers:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "sqlite":
+        insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"),
+                    sorted((t, cid) for cid, terms in customers for t in terms))
+        return
+    statement = ("INSERT INTO customer_search_terms (term, customer_id) "
+                 "SELECT t.value, json_extract(c.value, '$[0]') FROM json_each(?) AS c, json_each(c.value, '$[1]') AS t "
+                 "ORDER BY 1, 2")
+    for start in range(0, len(customers), JSON_CHUNK):
+        chunk = json.dumps(customers[start:start + JSON_CHUNK], ensure_ascii=False, separators=(",", ":"))
+        connection.exec_driver_sql(statement, (chunk,))
+
+
+def _nothing() -> None:
+    return None
 
 
 class CustomerWriter:
@@ -240,15 +289,20 @@ class CustomerWriter:
 
     def __init__(self, actor_id: int | None, now: datetime, dry_run: bool):
         self.actor_id, self.now, self.dry_run = actor_id, now, dry_run
+        self.writing = _nothing  # called as the batch's statements begin (the import reads ahead then)
         # A dry run writes nothing, so customers it would create in one batch are not found by
         # the next batch's query: remember them (a digest per email and phone, not the rows).
         self.would_create: dict[str, bytes] = {}
 
+    def prepare(self, record: dict) -> CustomerKeys:
+        terms = None if self.dry_run else _terms({k: record.get(k) for k in SEARCHED})
+        return CustomerKeys(phone_key(record.get("phone")), search.sort_key(record["name"]), terms)
+
     def write(self, items: list[Item]) -> BatchResult:
         result = BatchResult()
-        refs = [(i.record.get("email"), phone_key(i.record.get("phone"))) for i in items]
-        names = {search.sort_key(i.record["name"]) for i in items
-                 if not i.record.get("email") and not i.record.get("phone")}
+        items = [i if i.derived else Item(i.line, i.cells, i.record, self.prepare(i.record)) for i in items]
+        refs = [(i.record.get("email"), i.derived.phone_key) for i in items]
+        names = {i.derived.sort_key for i in items if not i.record.get("email") and not i.record.get("phone")}
         index = find_customers(refs, ("id", *CUSTOMER_COLUMNS), names)
         for customer in index.all():
             customer["_was"] = dict(customer)
@@ -261,9 +315,9 @@ class CustomerWriter:
             if target is None:
                 target = {**NEW_CUSTOMER, "owner_id": self.actor_id, "created_at": self.now, "id": None}
                 target.update(record)
-                target["_record"] = record
+                target["_record"], target["_derived"] = record, item.derived
                 created.append(target)
-                index.add(target)
+                index.add(target, key)
                 result.created += 1
                 continue
             changed = {k: v for k, v in record.items() if k != "created_at" and target.get(k) != v}
@@ -272,6 +326,8 @@ class CustomerWriter:
             if changed:
                 target.update(changed)
                 target["_record"] = record
+                if changed.keys() & SEARCHED:
+                    target.pop("_derived", None)  # a customer this batch creates, renamed by a later row
                 index.add(target)  # a new email or phone finds it for the rows that follow
                 result.updated += 1
             else:
@@ -281,6 +337,7 @@ class CustomerWriter:
                 self._remember(customer)
             return result
         updated = [c for c in index.all() if c.get("_was") and _diff(c)]
+        self.writing()
         self._insert(created)
         self._update(updated)
         return result
@@ -312,13 +369,13 @@ class CustomerWriter:
             return
         columns = (*CUSTOMER_COLUMNS, "sort_name", "created_at", "updated_at")
         values = itemgetter(*CUSTOMER_COLUMNS)
-        rows = [(*values(c), search.sort_key(c["name"]), c["created_at"], self.now) for c in created]
+        derived = [c.get("_derived") for c in created]
+        rows = [(*values(c), d.sort_key if d else search.sort_key(c["name"]), c["created_at"], self.now)
+                for c, d in zip(created, derived, strict=True)]
         ids = insert_returning_ids(Customer.__table__, columns, rows)
         for customer, new_id in zip(created, ids, strict=True):
             customer["id"] = new_id
-        # In index order: neighbouring inserts touch the same pages of the term index.
-        terms = sorted(t for c in created for t in _terms(c))
-        insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"), terms)
+        insert_terms([(c["id"], d.terms if d else _terms(c)) for c, d in zip(created, derived, strict=True)])
         # Their first stage change, as the customer service writes it: one INSERT … SELECT.
         table = Customer.__table__
         db.session.execute(insert(StageChange.__table__).from_select(
@@ -355,8 +412,7 @@ class CustomerWriter:
         if reindex:
             ids = [c["id"] for c in reindex]
             db.session.execute(delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id.in_(ids)))
-            insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"),
-                        sorted(t for c in reindex for t in _terms(c)))
+            insert_terms([(c["id"], _terms(c)) for c in reindex])
 
 
 def _diff(customer: dict) -> dict:
@@ -404,6 +460,10 @@ class HistoryWriter:
     def __init__(self, actor_id: int | None, now: datetime, dry_run: bool):
         self.actor_id, self.now, self.dry_run = actor_id, now, dry_run
         self.would_create: set[str] = set()  # dry runs only: keys earlier batches would insert
+        self.writing = _nothing  # called as the batch's statements begin (the import reads ahead then)
+
+    def prepare(self, record: dict) -> None:
+        return None  # the checked record already carries the customer's phone key
 
     def write(self, items: list[Item]) -> BatchResult:
         result = BatchResult()
@@ -427,6 +487,7 @@ class HistoryWriter:
         if self.dry_run:
             self.would_create.update(k for _, _, k in new)
         elif new:
+            self.writing()
             self.insert(new)
         return result
 

@@ -170,6 +170,124 @@ def test_duplicate_rows_in_one_file_make_one_customer_and_the_later_row_wins(ctx
     assert count(Customer) == 1 and customer_by_email("ana@example.es").segment == "Empresa"
 
 
+def test_a_customer_created_and_renamed_in_one_batch_is_searched_by_its_last_name(ctx, admin):
+    """The search terms are worked out while the file is read; a later row of the same
+    batch that changes a searched field makes the writer work them out again."""
+    data = csv_bytes([
+        "name;email;phone;company",
+        "Ana Ruiz;ana@example.es;+34 612 000 111;Bicis Norte",
+        "Ana Ortega;ana@example.es;;Bicis Sur",
+        "Luis Gil;luis@example.es;;",
+    ])
+    assert run("customers", data, admin.id).created == 2
+    ana = customer_by_email("ana@example.es")
+    terms = set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == ana.id)))
+    assert terms == {"ana", "ortega", "bicis", "sur", "ana@example.es", "34612000111", "612000111", "4612000111"}
+    luis = customer_by_email("luis@example.es")
+    assert set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == luis.id))) \
+        == {"luis", "gil", "luis@example.es"}
+    assert ana.sort_name == "ana ortega"
+
+
+def test_the_next_batch_is_read_while_this_one_is_written(ctx, admin, monkeypatch):
+    """The reading thread starts on batch n+1 when the writer's statements for batch n begin
+    (not while the writer's own Python runs), and reads nothing further ahead."""
+    events = []
+    real_check = services.CHECKS["customers"]
+
+    def check(values, known):
+        events.append(("read", values["name"]))
+        return real_check(values, known)
+
+    real_insert = writing.CustomerWriter._insert
+
+    def insert(self, created):
+        events.append(("insert", created[0]["name"]))
+        real_insert(self, created)
+
+    monkeypatch.setitem(services.CHECKS, "customers", check)
+    monkeypatch.setattr(writing.CustomerWriter, "_insert", insert)
+    data = csv_bytes(["name;email"] + [f"C{i};c{i}@example.es" for i in range(6)])
+    assert run("customers", data, admin.id, batch_size=2).created == 6
+    # Batch 1 (C0, C1) is read before anything is written; batch 2 only once batch 1's
+    # statements begin, and batch 3 not before batch 2's.
+    assert events[:2] == [("read", "C0"), ("read", "C1")]
+    assert events.index(("read", "C2")) > events.index(("insert", "C0"))
+    assert events.index(("read", "C4")) > events.index(("insert", "C2"))
+    assert count(Customer) == 6
+
+
+def test_an_error_in_the_reading_thread_stops_the_import_with_that_error(ctx, admin, monkeypatch):
+    real_check = services.CHECKS["customers"]
+
+    def check(values, known):
+        if values["name"] == "C3":
+            raise LookupError("the reading thread broke")
+        return real_check(values, known)
+
+    monkeypatch.setitem(services.CHECKS, "customers", check)
+    data = csv_bytes(["name;email"] + [f"C{i};c{i}@example.es" for i in range(6)])
+    with pytest.raises(LookupError, match="reading thread broke"):
+        run("customers", data, admin.id, batch_size=2)
+    db.session.rollback()
+    assert count(Customer) == 2  # the first batch, committed before the error surfaced
+    assert not [t for t in services.threading.enumerate() if t.name == "import-reader"]
+
+
+def test_batched_imports_check_the_wal_in_once_at_the_end(ctx, admin, monkeypatch):
+    calls = []
+    real = services.checkpoint
+    monkeypatch.setattr(services, "checkpoint", lambda: calls.append(real()))
+    data = csv_bytes(["name;email"] + [f"C{i};c{i}@example.es" for i in range(5)])
+    run("customers", data, admin.id, batch_size=2)
+    assert len(calls) == 1
+    if db.session.get_bind().dialect.name == "sqlite":
+        busy, _, _ = calls[0]
+        assert busy == 0
+    run("customers", data, admin.id, dry_run=True)
+    run("customers", data, admin.id, commit=None)  # one transaction, committed by the caller
+    assert len(calls) == 1
+
+
+def test_the_pool_turns_sqlite_checkpoints_back_on(tmp_path):
+    """An import's connection commits without automatic checkpoints; whoever takes the
+    connection from the pool next gets SQLite's default back."""
+    import sqlalchemy as sa
+
+    import crm  # noqa: F401  (registers the pool listener)
+
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'pool.db'}", poolclass=sa.pool.QueuePool, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+            connection.connection.info["checkpoints_off"] = True
+            raw = connection.connection.dbapi_connection
+        with engine.connect() as connection:
+            assert connection.connection.dbapi_connection is raw  # the same connection, back from the pool
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+            assert "checkpoints_off" not in connection.connection.info
+            assert connection.exec_driver_sql("PRAGMA journal_size_limit").scalar() == 64 * 2**20
+    finally:
+        engine.dispose()
+
+
+def test_bulk_tuning_is_restored_after_the_last_overlapping_import():
+    import gc
+    import sys
+
+    interval, collecting = sys.getswitchinterval(), gc.isenabled()
+    with services.bulk_tuning():
+        assert not gc.isenabled() and sys.getswitchinterval() == pytest.approx(services.SWITCH_INTERVAL)
+        with services.bulk_tuning():
+            pass
+        assert not gc.isenabled()  # the outer import is still running
+    assert gc.isenabled() == collecting and sys.getswitchinterval() == pytest.approx(interval)
+    with pytest.raises(RuntimeError):
+        with services.bulk_tuning():
+            raise RuntimeError("an import failing")
+    assert gc.isenabled() == collecting and sys.getswitchinterval() == pytest.approx(interval)
+
+
 def test_rejected_rows_say_line_and_reason(ctx, admin):
     data = csv_bytes([
         CUSTOMERS_HEADER,
