@@ -12,6 +12,11 @@ from aiosmtpd.controller import Controller
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>]+>)", re.IGNORECASE | re.MULTILINE)
 
 
+def message_id(content: bytes) -> str | None:
+    match = MESSAGE_ID.search(content)
+    return match.group(1).decode() if match else None
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -35,8 +40,7 @@ class _Handler:
         content = envelope.original_content or envelope.content
         with self.sink.lock:
             self.sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos), content))
-            match = MESSAGE_ID.search(content)
-            self.sink.ids[match.group(1).decode() if match else None] += 1
+            self.sink.ids[message_id(content)] += 1
         return "250 Message accepted"
 
 

@@ -2,25 +2,14 @@
 stopped and started again on the same port (the "SMTP down for a minute" fault)."""
 from __future__ import annotations
 
-import re
-import socket
 import threading
 from collections import Counter
 
 from aiosmtpd.controller import Controller
 
-MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>]+>)", re.IGNORECASE | re.MULTILINE)
+from tests.smtp_sink import free_port, message_id
 
-
-def message_id(content: bytes) -> str | None:
-    match = MESSAGE_ID.search(content)
-    return match.group(1).decode() if match else None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["MailSink", "free_port", "message_id"]
 
 
 class _Handler:

@@ -300,7 +300,6 @@ class CustomerWriter:
 
     def write(self, items: list[Item]) -> BatchResult:
         result = BatchResult()
-        items = [i if i.derived else Item(i.line, i.cells, i.record, self.prepare(i.record)) for i in items]
         refs = [(i.record.get("email"), i.derived.phone_key) for i in items]
         names = {i.derived.sort_key for i in items if not i.record.get("email") and not i.record.get("phone")}
         index = find_customers(refs, ("id", *CUSTOMER_COLUMNS), names)
