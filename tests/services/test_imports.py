@@ -189,6 +189,29 @@ def test_a_customer_created_and_renamed_in_one_batch_is_searched_by_its_last_nam
     assert ana.sort_name == "ana ortega"
 
 
+def test_bulk_inserts_keep_every_value_whether_a_column_varies_or_not(ctx, admin):
+    """On SQLite a column with one value in every row is bound once and the others travel
+    as JSON: a column that differs only in one row, or between None and a value, must still
+    arrive row by row."""
+    table = Purchase.__table__
+    owner = Customer(name="Bulk", sort_name="bulk", stage="active", loyalty="occasional", tier="standard",
+                     language="es", marketing_consent=False, created_at=NOW, updated_at=NOW)
+    db.session.add(owner)
+    db.session.flush()
+    rows = [(owner.id, Decimal("10.00"), "EUR", date(2026, 1, 1), "", admin.id, NOW, f"k{i}") for i in range(5)]
+    rows[-1] = (owner.id, Decimal("10.00"), "USD", date(2026, 1, 1), "last", None, NOW, "k4")
+    rows[2] = (owner.id, Decimal("10.5"), "EUR", date(2026, 1, 2), "", admin.id, NOW, "k2")
+    writing.insert_rows(table, ("customer_id", "amount", "currency", "purchased_on", "description",
+                                "created_by_id", "created_at", "import_key"), rows)
+    stored = {p.import_key: p for p in db.session.scalars(select(Purchase).where(Purchase.customer_id == owner.id))}
+    assert [(stored[k].amount, stored[k].currency, stored[k].purchased_on, stored[k].description,
+             stored[k].created_by_id) for k in ("k0", "k2", "k4")] == [
+        (Decimal("10.00"), "EUR", date(2026, 1, 1), "", admin.id),
+        (Decimal("10.50"), "EUR", date(2026, 1, 2), "", admin.id),
+        (Decimal("10.00"), "USD", date(2026, 1, 1), "last", None)]
+    assert {p.created_at for p in stored.values()} == {NOW}
+
+
 def test_the_next_batch_is_read_while_this_one_is_written(ctx, admin, monkeypatch):
     """The reading thread starts on batch n+1 when the writer's statements for batch n begin
     (not while the writer's own Python runs), and reads nothing further ahead."""
