@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from operator import itemgetter
@@ -175,12 +176,20 @@ JSON_CHUNK = 100_000  # rows per INSERT … SELECT on SQLite: a few MB of JSON a
 
 
 def insert_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """INSERT many rows given as plain tuples in `columns` order, with one executemany on
-    the driver: no statement compiled and no dict built per row (a million search terms
-    cost seconds that way). Values go through the columns' own bind processing (UTC
-    instants, booleans), once per distinct value."""
+    """INSERT many rows given as plain tuples in `columns` order (see `prepare_rows`)."""
+    prepare_rows(table, columns, rows)()
+
+
+def prepare_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable[[], None]:
+    """An INSERT of many rows given as plain tuples in `columns` order, in two steps: the
+    Python work now (the columns' bind processing, once per distinct value; on SQLite the
+    JSON it reads), the statements when the returned function is called. No statement is
+    compiled and no dict built per row (a million search terms cost seconds that way).
+
+    A writer prepares all its rows before its statements begin: the thread reading the
+    next batch starts then, and has the GIL to itself while the database works."""
     if not rows:
-        return
+        return _nothing
     connection = db.session.connection()
     dialect = connection.dialect
     processors = [(i, processor, {}) for i, name in enumerate(columns)
@@ -201,24 +210,27 @@ def insert_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(c) for c in columns)
     if dialect.name == "postgresql":
-        # COPY: the rows stream to the server in one go (an executemany is a round trip,
-        # or a pipelined statement, per row), in this transaction.
-        driver = connection.connection.driver_connection
-        with driver.cursor() as cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
+        def copy_rows() -> None:
+            # COPY: the rows stream to the server in one go (an executemany is a round trip,
+            # or a pipelined statement, per row), in this transaction.
+            driver = connection.connection.driver_connection
+            with driver.cursor() as cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        return copy_rows
     if dialect.name != "sqlite":
-        connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
+        return lambda: connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
     # One INSERT … SELECT over a JSON array per chunk: SQLite writes every row of it within one
     # step, in C and without the GIL, so the thread reading the next batch runs meanwhile. An
     # executemany takes the GIL back after each row, and waits for it each time that thread
     # holds it (Python's switch interval): the two threads would take turns instead.
-    for start in range(0, len(rows), JSON_CHUNK):
-        statement, parameters = _json_insert(quote(table.name), [quote(c) for c in columns],
-                                             rows[start:start + JSON_CHUNK])
-        connection.exec_driver_sql(statement, parameters)
+    statements = [_json_insert(quote(table.name), [quote(c) for c in columns], rows[start:start + JSON_CHUNK])
+                  for start in range(0, len(rows), JSON_CHUNK)]
+
+    def run() -> None:
+        for statement, parameters in statements:
+            connection.exec_driver_sql(statement, parameters)
+    return run
 
 
 def _json_insert(table: str, columns: list[str], rows: list[tuple]) -> tuple[str, tuple]:
@@ -242,7 +254,12 @@ def _json_insert(table: str, columns: list[str], rows: list[tuple]) -> tuple[str
 
 
 def insert_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> list[int]:
-    """Insert many rows and return their new ids, in the order of `rows`.
+    """Insert many rows and return their new ids, in the order of `rows`."""
+    return prepare_returning_ids(table, columns, rows)()
+
+
+def prepare_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable[[], list[int]]:
+    """`prepare_rows` for rows whose new ids are wanted, in the order of `rows`.
 
     On PostgreSQL the ids come from the table's sequence, then a COPY. SQLite cannot
     promise that order, and SQLAlchemy would then insert row by row (ten times slower);
@@ -251,18 +268,24 @@ def insert_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> 
     last one is max(id)."""
     dialect = db.session.get_bind().dialect.name
     if dialect == "postgresql":
-        # The ids are taken from the table's sequence first, then the rows are copied in with them.
-        ids = sorted(db.session.execute(
-            select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
-            .select_from(func.generate_series(1, len(rows)))).scalars())
-        insert_rows(table, ("id", *columns), [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)])
-        return ids
+        def copy_with_ids() -> list[int]:
+            # The ids are taken from the table's sequence first, then the rows are copied in with them.
+            ids = sorted(db.session.execute(
+                select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
+                .select_from(func.generate_series(1, len(rows)))).scalars())
+            insert_rows(table, ("id", *columns), [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)])
+            return ids
+        return copy_with_ids
     if dialect != "sqlite":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return list(db.session.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows]).scalars())
-    insert_rows(table, columns, rows)
-    last = db.session.scalar(select(func.max(table.c.id)))
-    return list(range(last - len(rows) + 1, last + 1))
+        return lambda: list(db.session.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows]).scalars())
+    insert_prepared = prepare_rows(table, columns, rows)
+
+    def insert_then_count() -> list[int]:
+        insert_prepared()
+        last = db.session.scalar(select(func.max(table.c.id)))
+        return list(range(last - len(rows) + 1, last + 1))
+    return insert_then_count
 
 
 def among(column, ids: list[int]):
@@ -279,25 +302,41 @@ def _terms(customer: dict) -> tuple[str, ...]:
 
 
 def insert_terms(customers: list[tuple[int, tuple[str, ...]]]) -> None:
-    """The search terms of these (customer id, terms), inserted in index order so that
-    neighbouring inserts touch the same pages. On SQLite one JSON array per chunk of
-    customers, unnested, sorted and inserted by SQLite in one step (without the GIL)."""
-    if not customers:
-        return
-    connection = db.session.connection()
-    if connection.dialect.name != "sqlite":
-        insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"),
-                    sorted((t, cid) for cid, terms in customers for t in terms))
-        return
-    # A JSON object {"customer id": [terms]}: SQLite reads each id as a key, without parsing
-    # the customer's entry again per term as json_extract would.
+    """The search terms of these (customer id, terms)."""
+    prepare_terms([terms for _, terms in customers])([cid for cid, _ in customers])
+
+
+def prepare_terms(terms: list[tuple[str, ...]]) -> Callable[[list[int]], None]:
+    """The search terms of customers, `terms[i]` for the i-th of the ids the returned
+    function is given (new customers' ids are known once they are inserted), inserted in
+    index order so that neighbouring inserts touch the same pages. On SQLite the JSON is
+    built now and SQLite unnests, sorts and inserts it in one step (without the GIL)."""
+    if not terms or db.session.get_bind().dialect.name != "sqlite":
+        return lambda ids: insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"), sorted(
+            (t, cid) for cid, customer_terms in zip(ids, terms, strict=True) for t in customer_terms))
+    chunks = [(start, json.dumps(terms[start:start + JSON_CHUNK], ensure_ascii=False, separators=(",", ":")))
+              for start in range(0, len(terms), JSON_CHUNK)]
+    # Each customer's terms by its place in the chunk: SQLite adds the first id to the array
+    # index, so no id is parsed per term. Ids that are not consecutive (customers reindexed
+    # after an update) go as {"id": [terms]} instead, the id read as the object's key.
     statement = ("INSERT INTO customer_search_terms (term, customer_id) "
-                 "SELECT t.value, CAST(c.key AS INTEGER) FROM json_each(?) AS c, json_each(c.value) AS t "
+                 "SELECT t.value, ? + CAST(c.key AS INTEGER) FROM json_each(?) AS c, json_each(c.value) AS t "
                  "ORDER BY 1, 2")
-    for start in range(0, len(customers), JSON_CHUNK):
-        chunk = json.dumps({str(cid): terms for cid, terms in customers[start:start + JSON_CHUNK]},
-                           ensure_ascii=False, separators=(",", ":"))
-        connection.exec_driver_sql(statement, (chunk,))
+
+    def run(ids: list[int]) -> None:
+        if len(ids) != len(terms):
+            raise ValueError("one id per customer's terms")
+        connection = db.session.connection()
+        for start, chunk in chunks:
+            part = ids[start:start + JSON_CHUNK]
+            if part != list(range(part[0], part[0] + len(part))):
+                first = 0
+                chunk = json.dumps({str(cid): t for cid, t in zip(part, terms[start:start + JSON_CHUNK], strict=True)},
+                                   ensure_ascii=False, separators=(",", ":"))
+            else:
+                first = part[0]
+            connection.exec_driver_sql(statement, (first, chunk))
+    return run
 
 
 def _nothing() -> None:
@@ -356,8 +395,8 @@ class CustomerWriter:
                 self._remember(customer)
             return result
         updated = [c for c in index.all() if c.get("_was") and _diff(c)]
-        self.writing()
         self._insert(created)
+        self.writing()  # if _insert did not: nothing was created
         self._update(updated)
         return result
 
@@ -391,10 +430,13 @@ class CustomerWriter:
         derived = [c.get("_derived") for c in created]
         rows = [(*values(c), d.sort_key if d else search.sort_key(c["name"]), c["created_at"], self.now)
                 for c, d in zip(created, derived, strict=True)]
-        ids = insert_returning_ids(Customer.__table__, columns, rows)
-        for customer, new_id in zip(created, ids, strict=True):
-            customer["id"] = new_id
-        insert_terms([(c["id"], d.terms if d else _terms(c)) for c, d in zip(created, derived, strict=True)])
+        insert_customers = prepare_returning_ids(Customer.__table__, columns, rows)
+        insert_search_terms = prepare_terms([d.terms if d else _terms(c) for c, d in zip(created, derived, strict=True)])
+        mark_instants({c["created_at"] for c in created})
+        # Everything Python is done: from here on the database works and the next batch is read.
+        self.writing()
+        ids = insert_customers()
+        insert_search_terms(ids)
         # Their first stage change, as the customer service writes it: one INSERT … SELECT.
         table = Customer.__table__
         db.session.execute(insert(StageChange.__table__).from_select(
@@ -402,7 +444,8 @@ class CustomerWriter:
             select(table.c.id, null(), table.c.stage, table.c.created_at,
                    null() if self.actor_id is None else literal(self.actor_id, Integer), null(),
                    literal(IMPORTED, Text)).where(among(table.c.id, ids)).order_by(table.c.id)))
-        mark_instants({c["created_at"] for c in created})
+        for customer, new_id in zip(created, ids, strict=True):
+            customer["id"] = new_id
 
     def _update(self, updated: list[dict]) -> None:
         if not updated:

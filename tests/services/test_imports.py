@@ -49,6 +49,10 @@ def customer_by_email(email):
     return db.session.scalar(select(Customer).where(Customer.email == email))
 
 
+def terms_of(customer_id) -> set[str]:
+    return set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == customer_id)))
+
+
 def reasons(summary):
     return {e.line: e.reason() for e in summary.errors}
 
@@ -156,6 +160,20 @@ def test_existing_customers_match_by_email_then_by_phone_and_are_updated(ctx, ad
     terms = set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == customer)))
     assert "g" in terms and "garcia" not in terms
     assert count(Customer) == 2
+
+
+def test_renamed_customers_are_searched_by_their_new_names(ctx, admin):
+    """Customers an import renames are reindexed together, whatever their ids (here not
+    consecutive); the others keep their terms."""
+    run("customers", csv_bytes(["name;email", "Ana Ruiz;ana@example.es", "Luis Gil;luis@example.es",
+                                "Eva Sanz;eva@example.es"]), admin.id)
+    ana, luis, eva = (customer_by_email(f"{n}@example.es").id for n in ("ana", "luis", "eva"))
+    summary = run("customers", csv_bytes(["name;email", "Ana Ortega;ana@example.es", "Eva Pardo;eva@example.es"]),
+                  admin.id)
+    assert summary.updated == 2
+    assert terms_of(ana) == {"ana", "ortega", "ana@example.es"}
+    assert terms_of(luis) == {"luis", "gil", "luis@example.es"}
+    assert terms_of(eva) == {"eva", "pardo", "eva@example.es"}
 
 
 def test_duplicate_rows_in_one_file_make_one_customer_and_the_later_row_wins(ctx, admin):
