@@ -63,7 +63,7 @@ def insert_probes(now: datetime, count: int = PROBES, contacts: int = PROBE_CONT
     from crm.auth.models import User
     from crm.customers.lifecycle import STAGES
     from crm.customers.models import Customer, StageChange
-    from crm.customers.search import sort_key
+    from crm.customers.search import phone_key, sort_key
     from crm.customers.services import TIMELINE_PAGE
     from crm.demo.generator import DemoGenerator, Ids
     from crm.demo.seed import next_ids, type_infos
@@ -92,7 +92,8 @@ def insert_probes(now: datetime, count: int = PROBES, contacts: int = PROBE_CONT
         return base.moment + (template_id - first_moment) * count + p
 
     probe_customers = [dict(template, id=customer_id(p), name=PROBE_NAME, sort_name=sort_key(PROBE_NAME),
-                            email=PROBE_EMAIL, phone=PROBE_PHONE) for p in range(count)]
+                            email=PROBE_EMAIL, phone=PROBE_PHONE, phone_key=phone_key(PROBE_PHONE))
+                       for p in range(count)]
     probe_changes = [dict(row, id=base.stage_change + k * count + p, customer_id=customer_id(p))
                      for k, row in enumerate(changes) for p in range(count)]
     probe_moments = [dict(row, id=moment_id(row["id"], p), customer_id=customer_id(p),

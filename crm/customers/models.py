@@ -4,10 +4,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Numeric, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import DDL, JSON, Boolean, Date, ForeignKey, Index, Numeric, String, Text, event
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from crm.auth.models import User
+from crm.customers import search
 from crm.customers.lifecycle import DEFAULT_TIER
 from crm.extensions import db
 from crm.types import UTCDateTime, utc_now
@@ -25,6 +26,9 @@ class Customer(db.Model):
     sort_name: Mapped[str] = mapped_column(SORT_KEY)
     email: Mapped[str | None] = mapped_column(String(254), index=True)
     phone: Mapped[str | None] = mapped_column(String(40))
+    # What spellings of one phone share (search.phone_key): imports match customers by it.
+    # Set whenever `phone` is (see `_phone_key`); bulk inserts give it themselves.
+    phone_key: Mapped[str | None] = mapped_column(String(20), index=True)
     company: Mapped[str | None] = mapped_column(String(200))
     segment: Mapped[str | None] = mapped_column(String(60), index=True)
     stage: Mapped[str] = mapped_column(String(20), default="prospect", index=True)
@@ -49,6 +53,11 @@ class Customer(db.Model):
 
     __table_args__ = (Index("ix_customers_sort_name", "sort_name", "id"),
                       Index("ix_customers_created", "created_at"))
+
+    @validates("phone")
+    def _phone_key(self, _key, phone: str | None) -> str | None:
+        self.phone_key = search.phone_key(phone)
+        return phone
 
 
 class StageChange(db.Model):
@@ -78,8 +87,9 @@ class StageChange(db.Model):
 class CustomerSearchTerm(db.Model):
     """Normalised words of a customer's name, company, email and phone.
 
-    A prefix range on this table is indexed on every engine, where a
-    ``LIKE '%q%'`` over customers would scan the whole table.
+    A prefix range on this table is indexed, where a ``LIKE '%q%'`` over customers
+    would scan the whole table. On SQLite the terms live in an FTS5 table instead and
+    this one stays empty (crm.customers.search_index says why).
     """
 
     __tablename__ = "customer_search_terms"
@@ -130,3 +140,18 @@ class LifecycleRule(db.Model):
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     updated_by: Mapped[User | None] = relationship()
+
+
+def _sqlite_search_index() -> None:
+    """create_all and drop_all make SQLite's FTS5 search index with the customers table
+    (the migrations make it themselves)."""
+    from crm.customers import search_index
+
+    table = Customer.__table__
+    for statement in (search_index.CREATE_FTS, search_index.CREATE_TRIGGER):
+        event.listen(table, "after_create", DDL(statement).execute_if(dialect="sqlite"))
+    for statement in search_index.DROP:
+        event.listen(table, "before_drop", DDL(statement).execute_if(dialect="sqlite"))
+
+
+_sqlite_search_index()

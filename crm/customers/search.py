@@ -14,6 +14,7 @@ from sqlalchemy import and_, select
 TERM_MAX = 120
 _WORD = re.compile(r"\w+", re.UNICODE)
 _PHONE_QUERY = re.compile(r"^[\d\s+().-]+$")
+_NOT_DIGITS = re.compile(r"\D")
 
 
 # The combining marks of Latin accents (U+034F, a joiner, is not one): removing them leaves
@@ -38,24 +39,42 @@ def sort_key(name: str) -> str:
 
 
 def phone_digits(phone: str) -> str:
-    return re.sub(r"\D", "", phone or "")
+    return _NOT_DIGITS.sub("", phone or "")
+
+
+def phone_key(phone: str | None) -> str | None:
+    """What two spellings of one phone share: its last nine digits ("+34 612 34 56 78" and
+    "612345678"), or all of them when shorter. Customers are matched by it (an indexed
+    column, Customer.phone_key), and it is one of their search terms."""
+    digits = _NOT_DIGITS.sub("", phone) if phone else ""
+    return digits[-9:] if digits else None
 
 
 def terms_for(name: str | None, company: str | None, email: str | None, phone: str | None) -> set[str]:
-    terms: set[str] = set()
-    for text in (name, company):
-        if text:
-            terms.update(_WORD.findall(normalise(text)))
+    return customer_keys(name, company, email, phone)[2]
+
+
+def customer_keys(name: str | None, company: str | None, email: str | None,
+                  phone: str | None) -> tuple[str, str | None, set[str]]:
+    """A customer's sort key, phone key and search terms, each text normalised once (an
+    import works them out for every row of its file)."""
+    plain_name = normalise(name) if name else ""
+    terms = set(_WORD.findall(plain_name))
+    if company:
+        terms.update(_WORD.findall(normalise(company)))
     if email:
         terms.add(normalise(email))
-    digits = phone_digits(phone)
+    digits = _NOT_DIGITS.sub("", phone) if phone else ""
     if digits:
         # International and national forms: +34 612… is found as 612… too.
         terms.add(digits)
         for national in (9, 10):
             if len(digits) > national:
                 terms.add(digits[-national:])
-    return {t[:TERM_MAX] for t in terms if t}
+    terms.discard("")
+    if any(len(t) > TERM_MAX for t in terms):
+        terms = {t[:TERM_MAX] for t in terms}
+    return plain_name[:200], digits[-9:] if digits else None, terms
 
 
 def query_prefixes(q: str) -> list[str]:

@@ -5,13 +5,13 @@ import re
 from datetime import date, datetime
 from functools import cache
 
-from sqlalchemy import bindparam, delete, func, insert, literal, select, union_all
+from sqlalchemy import bindparam, func, literal, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from crm import audit
 from crm.auth.models import User
 from crm.auth.services import normalise_email
-from crm.customers import search
+from crm.customers import search, search_index
 from crm.customers.lifecycle import (
     CUSTOMER_LANGUAGES,
     DEFAULT_TIER,
@@ -21,7 +21,7 @@ from crm.customers.lifecycle import (
     TransitionError,
     check_stage_change,
 )
-from crm.customers.models import Customer, CustomerSearchTerm, StageChange
+from crm.customers.models import Customer, StageChange
 from crm.domain import N_, Cleaner, Conflict, DomainError, NotFound, ValidationFailed
 from crm.extensions import db
 from crm.followups.models import SurveyResponse
@@ -95,11 +95,8 @@ def _clean(data: dict, *, creating: bool) -> dict:
 
 
 def _index_terms(customer: Customer) -> None:
-    db.session.execute(delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id == customer.id))
-    terms = search.terms_for(customer.name, customer.company, customer.email, customer.phone)
-    if terms:
-        db.session.execute(insert(CustomerSearchTerm),
-                           [{"term": t, "customer_id": customer.id} for t in sorted(terms)])
+    search_index.replace([(customer.id, search.terms_for(customer.name, customer.company, customer.email,
+                                                         customer.phone))])
 
 
 def create_customer(actor: User, data: dict, now: datetime) -> Customer:
@@ -174,8 +171,9 @@ def matching_customers(stmt, q: str = "", *, stage: str | None = None, segment: 
                        owner_id: int | None = None):
     """`stmt` narrowed to the customers the list's search and filters name (the list page,
     the API and the export agree by using this)."""
-    for prefix in search.query_prefixes(q or ""):
-        stmt = stmt.where(Customer.id.in_(search.matching_ids(CustomerSearchTerm, prefix)))
+    found = search_index.matching(search.query_prefixes(q or ""))
+    if found is not None:
+        stmt = stmt.where(found)
     if stage:
         stmt = stmt.where(Customer.stage == stage)
     if segment:

@@ -19,7 +19,7 @@ from itertools import accumulate
 from faker import Faker
 
 from crm.customers.lifecycle import STAGES
-from crm.customers.search import sort_key, terms_for
+from crm.customers.search import phone_key, sort_key, terms_for
 from crm.demo import catalog
 from crm.moments.commitments import plan
 
@@ -104,7 +104,7 @@ class DemoGenerator:
     # --- customers -------------------------------------------------------------
 
     def customers(self, count: int, batch: int = 5000):
-        """Yield (customer rows, search-term rows, stage-change rows, infos) batches."""
+        """Yield (customer rows, (customer id, search terms), stage-change rows, infos) batches."""
         made = 0
         while made < count:
             size = min(batch, count - made)
@@ -113,8 +113,8 @@ class DemoGenerator:
                 row, info = self._customer(made + i)
                 customers.append(row)
                 infos.append(info)
-                terms.extend({"term": t, "customer_id": row["id"]}
-                             for t in terms_for(row["name"], row["company"], row["email"], row["phone"]))
+                terms.append((row["id"], tuple(sorted(terms_for(row["name"], row["company"], row["email"],
+                                                                row["phone"])))))
                 changes.extend(self._history(info))
             made += size
             yield customers, terms, changes, infos
@@ -136,7 +136,8 @@ class DemoGenerator:
         customer_id = self.ids.customer
         self.ids.customer += 1
         row = {
-            "id": customer_id, "name": name, "sort_name": sort_key(name), "email": email, "phone": phone, "company": company,
+            "id": customer_id, "name": name, "sort_name": sort_key(name), "email": email, "phone": phone,
+            "phone_key": phone_key(phone), "company": company,
             "segment": segment, "stage": stage, "loyalty": catalog.STAGE_LOYALTY[stage], "tier": tier,
             "language": "en" if rng.random() < 0.04 else "es", "marketing_consent": rng.random() < 0.6,
             "owner_id": rng.choice(self.staff_ids), "created_at": created, "updated_at": created,

@@ -10,8 +10,9 @@ from sqlalchemy import func, insert, select, text
 from crm.auth.models import Team, User
 from crm.calendars.services import arithmetic, default_calendar, save_calendar
 from crm.compensations.services import save_policy, set_goodwill_limit
+from crm.customers import search_index
 from crm.customers.automation import apply_lifecycle_rules
-from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageChange
+from crm.customers.models import Customer, Purchase, StageChange
 from crm.demo import catalog
 from crm.demo.generator import DemoGenerator, Ids, TypeInfo, activity_from_purchases
 from crm.extensions import db
@@ -106,7 +107,7 @@ def load_customers_and_moments(*, now, seed, customers, moments, staff_ids, type
         for row in customer_rows:
             row["last_activity_at"] = last_purchase.get(row["id"])
         db.session.execute(insert(Customer), customer_rows)
-        db.session.execute(insert(CustomerSearchTerm), term_rows)
+        search_index.add(term_rows)
         db.session.execute(insert(StageChange), change_rows)
         if purchase_rows:
             db.session.execute(insert(Purchase), purchase_rows)

@@ -26,6 +26,7 @@ from crm.customers.purchases import (
     clean_currency,
     clean_purchased_on,
 )
+from crm.customers.search import phone_key
 from crm.domain import N_, Cleaner, DomainError
 from crm.imports import reading
 from crm.moments.catalog import MAX_COST
@@ -63,16 +64,6 @@ class RowRejected(Exception):
     def __init__(self, errors: dict[str, DomainError]):
         super().__init__(next(iter(errors.values())).message)
         self.errors = errors
-
-
-_NOT_DIGITS = re.compile(r"\D")
-
-
-def phone_key(phone: str | None) -> str | None:
-    """What two spellings of one phone share: its last nine digits ("+34 612 34 56 78" and
-    "612345678"), or all of them when shorter. The search index holds this very term."""
-    digits = _NOT_DIGITS.sub("", phone) if phone else ""  # search.phone_digits, precompiled
-    return digits[-9:] if digits else None
 
 
 def _choice(c: Cleaner, lookups: Lookups, name: str, value: str):

@@ -1,8 +1,8 @@
 """Writing one batch of checked rows: find what exists, then bulk inserts and updates.
 
 Per batch there is one query for the customers the rows name (by email, and by phone
-through the search index) and, for purchases and contacts, one for the import keys
-already stored; new rows go in with executemany. Nothing commits here: the caller
+key) and, for purchases and contacts, one for the import keys already stored; new rows
+go in with one statement per table (crm.bulk). Nothing commits here: the caller
 commits at the batch boundary. Core statements skip the ORM's flush hook, so the
 rollup's days are marked explicitly (crm.insights.rollup.marking).
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from operator import itemgetter
@@ -24,7 +23,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
-    delete,
     func,
     insert,
     literal,
@@ -35,12 +33,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from crm.customers import search
+from crm.bulk import insert_returning_ids, insert_rows, nothing, prepare_returning_ids
+from crm.customers import search, search_index
 from crm.customers.lifecycle import DEFAULT_TIER
-from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageChange
+from crm.customers.models import Customer, Purchase, StageChange
+from crm.customers.search import phone_key
 from crm.domain import N_, DomainError
 from crm.extensions import db
-from crm.imports.rows import digest, phone_key
+from crm.imports.rows import digest
 from crm.insights.rollup.marking import mark_customers, mark_instants
 from crm.moments.models import Moment
 from crm.types import UTCDateTime
@@ -70,7 +70,7 @@ class CustomerKeys:
 
     phone_key: str | None
     sort_key: str
-    terms: tuple[str, ...] | None
+    terms: set[str] | None
 
 
 @dataclass
@@ -163,129 +163,13 @@ def find_customers(refs: list[tuple[str | None, str | None]], columns=("id", "em
     known = {c["email"] for c in found.values()} if "email" in columns else set()
     keys = {key for email, key in refs if key and (not email or email not in known)}
     if keys:
-        fetch(table.c.id.in_(select(CustomerSearchTerm.customer_id).where(in_(CustomerSearchTerm.term))), keys)
+        fetch(in_(table.c.phone_key), keys)
     if names:
         fetch(and_(in_(table.c.sort_name), table.c.email.is_(None), table.c.phone.is_(None)), names)
     index = CustomerIndex()
     for _id, customer in sorted(found.items()):
         index.add(customer)
     return index
-
-
-JSON_CHUNK = 100_000  # rows per INSERT … SELECT on SQLite: a few MB of JSON at most
-
-
-def insert_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """INSERT many rows given as plain tuples in `columns` order (see `prepare_rows`)."""
-    prepare_rows(table, columns, rows)()
-
-
-def prepare_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable[[], None]:
-    """An INSERT of many rows given as plain tuples in `columns` order, in two steps: the
-    Python work now (the columns' bind processing, once per distinct value; on SQLite the
-    JSON it reads), the statements when the returned function is called. No statement is
-    compiled and no dict built per row (a million search terms cost seconds that way).
-
-    A writer prepares all its rows before its statements begin: the thread reading the
-    next batch starts then, and has the GIL to itself while the database works."""
-    if not rows:
-        return _nothing
-    connection = db.session.connection()
-    dialect = connection.dialect
-    processors = [(i, processor, {}) for i, name in enumerate(columns)
-                  if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
-    if processors:
-        converted = []
-        for row in rows:
-            row = list(row)
-            for i, processor, memo in processors:
-                value = row[i]
-                if value is not None:
-                    try:
-                        row[i] = memo[value]
-                    except KeyError:
-                        row[i] = memo[value] = processor(value)
-            converted.append(tuple(row))
-        rows = converted
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    if dialect.name == "postgresql":
-        def copy_rows() -> None:
-            # COPY: the rows stream to the server in one go (an executemany is a round trip,
-            # or a pipelined statement, per row), in this transaction.
-            driver = connection.connection.driver_connection
-            with driver.cursor() as cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        return copy_rows
-    if dialect.name != "sqlite":
-        return lambda: connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-    # One INSERT … SELECT over a JSON array per chunk: SQLite writes every row of it within one
-    # step, in C and without the GIL, so the thread reading the next batch runs meanwhile. An
-    # executemany takes the GIL back after each row, and waits for it each time that thread
-    # holds it (Python's switch interval): the two threads would take turns instead.
-    statements = [_json_insert(quote(table.name), [quote(c) for c in columns], rows[start:start + JSON_CHUNK])
-                  for start in range(0, len(rows), JSON_CHUNK)]
-
-    def run() -> None:
-        for statement, parameters in statements:
-            connection.exec_driver_sql(statement, parameters)
-    return run
-
-
-def _json_insert(table: str, columns: list[str], rows: list[tuple]) -> tuple[str, tuple]:
-    """SQLite's INSERT … SELECT for `rows`: a column with one value in every row (an import's
-    owner, its instant, a default) is bound once; the others travel as one JSON array of
-    arrays. SQLite 3.40 parses a row's JSON again for each value taken from it, so each
-    column left out of the JSON saves a parse of every row, and makes the parse shorter."""
-    first = rows[0]
-    varying = [i for i in range(len(columns))
-               if any(row[i] is not first[i] and (row[i] != first[i] or type(row[i]) is not type(first[i]))
-                      for row in rows)]
-    constant = [i for i in range(len(columns)) if i not in varying]
-    picks = ({i: f"json_extract(value, '$[{n}]')" for n, i in enumerate(varying)}
-             | {i: f"?{n + 2}" for n, i in enumerate(constant)})
-    # The bind processors left str, int, float or None: JSON keeps each as that SQL type.
-    cells = json.dumps([[row[i] for i in varying] for row in rows], ensure_ascii=False, allow_nan=False,
-                       separators=(",", ":"))
-    statement = (f"INSERT INTO {table} ({', '.join(columns)}) "
-                 f"SELECT {', '.join(picks[i] for i in range(len(columns)))} FROM json_each(?1) ORDER BY key")
-    return statement, (cells, *(first[i] for i in constant))
-
-
-def insert_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> list[int]:
-    """Insert many rows and return their new ids, in the order of `rows`."""
-    return prepare_returning_ids(table, columns, rows)()
-
-
-def prepare_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable[[], list[int]]:
-    """`prepare_rows` for rows whose new ids are wanted, in the order of `rows`.
-
-    On PostgreSQL the ids come from the table's sequence, then a COPY. SQLite cannot
-    promise that order, and SQLAlchemy would then insert row by row (ten times slower);
-    but SQLite gives a rowid table's new row max(id) + 1, and the first INSERT takes the
-    database's one write lock until commit, so a batch's ids are consecutive and the
-    last one is max(id)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        def copy_with_ids() -> list[int]:
-            # The ids are taken from the table's sequence first, then the rows are copied in with them.
-            ids = sorted(db.session.execute(
-                select(func.nextval(func.pg_get_serial_sequence(table.name, "id")))
-                .select_from(func.generate_series(1, len(rows)))).scalars())
-            insert_rows(table, ("id", *columns), [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)])
-            return ids
-        return copy_with_ids
-    if dialect != "sqlite":
-        stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        return lambda: list(db.session.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows]).scalars())
-    insert_prepared = prepare_rows(table, columns, rows)
-
-    def insert_then_count() -> list[int]:
-        insert_prepared()
-        last = db.session.scalar(select(func.max(table.c.id)))
-        return list(range(last - len(rows) + 1, last + 1))
-    return insert_then_count
 
 
 def among(column, ids: list[int]):
@@ -301,61 +185,23 @@ def _terms(customer: dict) -> tuple[str, ...]:
     return tuple(search.terms_for(customer["name"], customer["company"], customer["email"], customer["phone"]))
 
 
-def insert_terms(customers: list[tuple[int, tuple[str, ...]]]) -> None:
-    """The search terms of these (customer id, terms)."""
-    prepare_terms([terms for _, terms in customers])([cid for cid, _ in customers])
-
-
-def prepare_terms(terms: list[tuple[str, ...]]) -> Callable[[list[int]], None]:
-    """The search terms of customers, `terms[i]` for the i-th of the ids the returned
-    function is given (new customers' ids are known once they are inserted), inserted in
-    index order so that neighbouring inserts touch the same pages. On SQLite the JSON is
-    built now and SQLite unnests, sorts and inserts it in one step (without the GIL)."""
-    if not terms or db.session.get_bind().dialect.name != "sqlite":
-        return lambda ids: insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"), sorted(
-            (t, cid) for cid, customer_terms in zip(ids, terms, strict=True) for t in customer_terms))
-    chunks = [(start, json.dumps(terms[start:start + JSON_CHUNK], ensure_ascii=False, separators=(",", ":")))
-              for start in range(0, len(terms), JSON_CHUNK)]
-    # Each customer's terms by its place in the chunk: SQLite adds the first id to the array
-    # index, so no id is parsed per term. Ids that are not consecutive (customers reindexed
-    # after an update) go as {"id": [terms]} instead, the id read as the object's key.
-    statement = ("INSERT INTO customer_search_terms (term, customer_id) "
-                 "SELECT t.value, ? + CAST(c.key AS INTEGER) FROM json_each(?) AS c, json_each(c.value) AS t "
-                 "ORDER BY 1, 2")
-
-    def run(ids: list[int]) -> None:
-        if len(ids) != len(terms):
-            raise ValueError("one id per customer's terms")
-        connection = db.session.connection()
-        for start, chunk in chunks:
-            part = ids[start:start + JSON_CHUNK]
-            if part != list(range(part[0], part[0] + len(part))):
-                first = 0
-                chunk = json.dumps({str(cid): t for cid, t in zip(part, terms[start:start + JSON_CHUNK], strict=True)},
-                                   ensure_ascii=False, separators=(",", ":"))
-            else:
-                first = part[0]
-            connection.exec_driver_sql(statement, (first, chunk))
-    return run
-
-
-def _nothing() -> None:
-    return None
-
-
 class CustomerWriter:
     """Creates customers the file has and the database has not; updates the others."""
 
     def __init__(self, actor_id: int | None, now: datetime, dry_run: bool):
         self.actor_id, self.now, self.dry_run = actor_id, now, dry_run
-        self.writing = _nothing  # called as the batch's statements begin (the import reads ahead then)
+        self.writing = nothing  # called as the batch's statements begin (the import reads ahead then)
         # A dry run writes nothing, so customers it would create in one batch are not found by
         # the next batch's query: remember them (a digest per email and phone, not the rows).
         self.would_create: dict[str, bytes] = {}
 
     def prepare(self, record: dict) -> CustomerKeys:
-        terms = None if self.dry_run else _terms({k: record.get(k) for k in SEARCHED})
-        return CustomerKeys(phone_key(record.get("phone")), search.sort_key(record["name"]), terms)
+        return self._keys(record)
+
+    def _keys(self, customer: dict) -> CustomerKeys:
+        get = customer.get
+        sort_key, key, terms = search.customer_keys(customer["name"], get("company"), get("email"), get("phone"))
+        return CustomerKeys(key, sort_key, None if self.dry_run else terms)
 
     def write(self, items: list[Item]) -> BatchResult:
         result = BatchResult()
@@ -425,13 +271,13 @@ class CustomerWriter:
     def _insert(self, created: list[dict]) -> None:
         if not created:
             return
-        columns = (*CUSTOMER_COLUMNS, "sort_name", "created_at", "updated_at")
+        columns = (*CUSTOMER_COLUMNS, "phone_key", "sort_name", "created_at", "updated_at")
         values = itemgetter(*CUSTOMER_COLUMNS)
-        derived = [c.get("_derived") for c in created]
-        rows = [(*values(c), d.sort_key if d else search.sort_key(c["name"]), c["created_at"], self.now)
+        derived = [c.get("_derived") or self._keys(c) for c in created]
+        rows = [(*values(c), d.phone_key, d.sort_key, c["created_at"], self.now)
                 for c, d in zip(created, derived, strict=True)]
         insert_customers = prepare_returning_ids(Customer.__table__, columns, rows)
-        insert_search_terms = prepare_terms([d.terms if d else _terms(c) for c, d in zip(created, derived, strict=True)])
+        insert_search_terms = search_index.prepare([d.terms for d in derived])
         mark_instants({c["created_at"] for c in created})
         # Everything Python is done: from here on the database works and the next batch is read.
         self.writing()
@@ -456,6 +302,8 @@ class CustomerWriter:
             row = {"id": customer["id"], **diff, "updated_at": self.now}
             if "name" in diff:
                 row["sort_name"] = search.sort_key(customer["name"])
+            if "phone" in diff:
+                row["phone_key"] = phone_key(customer["phone"])
             rows.append(row)
             if "stage" in diff:
                 moves.append({"customer_id": customer["id"], "from_stage": customer["_was"]["stage"],
@@ -471,10 +319,7 @@ class CustomerWriter:
         if moves:
             db.session.execute(insert(StageChange.__table__), moves)
             mark_instants({self.now})
-        if reindex:
-            ids = [c["id"] for c in reindex]
-            db.session.execute(delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id.in_(ids)))
-            insert_terms([(c["id"], _terms(c)) for c in reindex])
+        search_index.replace([(c["id"], _terms(c)) for c in reindex])
 
 
 def _diff(customer: dict) -> dict:
@@ -522,7 +367,7 @@ class HistoryWriter:
     def __init__(self, actor_id: int | None, now: datetime, dry_run: bool):
         self.actor_id, self.now, self.dry_run = actor_id, now, dry_run
         self.would_create: set[str] = set()  # dry runs only: keys earlier batches would insert
-        self.writing = _nothing  # called as the batch's statements begin (the import reads ahead then)
+        self.writing = nothing  # called as the batch's statements begin (the import reads ahead then)
 
     def prepare(self, record: dict) -> None:
         return None  # the checked record already carries the customer's phone key

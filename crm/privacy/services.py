@@ -12,14 +12,14 @@ import email.policy
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, case, delete, literal, or_, select, update
+from sqlalchemy import and_, case, literal, or_, select, update
 
 from crm import audit
 from crm.audit import AuditEvent
 from crm.auth.models import User
 from crm.compensations.models import Compensation
-from crm.customers import search
-from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageChange
+from crm.customers import search, search_index
+from crm.customers.models import Customer, Purchase, StageChange
 from crm.domain import N_, Cleaner, Conflict, Forbidden
 from crm.extensions import db
 from crm.followups.models import MessageTemplate, OutboxMessage, SurveyResponse
@@ -182,7 +182,7 @@ def erase_customer(actor: User | None, customer: Customer, reason, now: datetime
     if not run(update(Customer).where(Customer.id == cid, Customer.erased_at.is_(None)).values(erased_at=now)):
         raise Conflict(N_("this customer was already erased"))
     counts = {
-        "search_terms": run(delete(CustomerSearchTerm).where(CustomerSearchTerm.customer_id == cid)),
+        "search_terms": search_index.remove([cid]),
         "moment_notes": run(update(Moment).where(Moment.customer_id == cid, Moment.notes != "").values(notes="")),
         "survey_comments": run(update(SurveyResponse).where(SurveyResponse.customer_id == cid,
                                                             SurveyResponse.comment != "").values(comment="")),

@@ -8,8 +8,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from crm import bulk
 from crm.auth.models import User
-from crm.customers.models import Customer, CustomerSearchTerm, Purchase, StageChange
+from crm.customers import search_index
+from crm.customers.models import Customer, Purchase, StageChange
 from crm.domain import ValidationFailed
 from crm.extensions import db
 from crm.imports import reading, services, writing
@@ -50,7 +52,7 @@ def customer_by_email(email):
 
 
 def terms_of(customer_id) -> set[str]:
-    return set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == customer_id)))
+    return search_index.terms_of([customer_id]).get(customer_id, set())
 
 
 def reasons(summary):
@@ -118,7 +120,7 @@ def test_customers_from_spanish_excel_with_bom_latin_accents_and_blank_lines(ctx
     assert (change.from_stage, change.to_stage, change.user_id, change.reason) == (None, "active", supervisor.id,
                                                                                     "imported")
     assert change.at == begona.created_at
-    terms = set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == begona.id)))
+    terms = terms_of(begona.id)
     assert {"begona", "nunez", "talleres", "begona@example.es", "34612345678", "612345678"} <= terms
     assert db.session.scalar(select(func.count()).select_from(RollupDirty)) > 0
 
@@ -136,10 +138,10 @@ def test_running_the_same_file_again_changes_nothing(ctx, admin):
     data = csv_bytes([CUSTOMERS_HEADER] + [f"Cliente {i};c{i}@example.es;6000000{i:02d};;;new;;;;;;" for i in range(30)])
     first = run("customers", data, admin.id, batch_size=100)
     assert first.created == 30
-    changes, terms = count(StageChange), count(CustomerSearchTerm)
+    changes, terms = count(StageChange), search_index.count_terms()
     again = run("customers", data, admin.id, batch_size=100)
     assert again.counts() == {"rows": 30, "created": 0, "updated": 0, "unchanged": 30, "rejected": 0}
-    assert (count(Customer), count(StageChange), count(CustomerSearchTerm)) == (30, changes, terms)
+    assert (count(Customer), count(StageChange), search_index.count_terms()) == (30, changes, terms)
 
 
 def test_existing_customers_match_by_email_then_by_phone_and_are_updated(ctx, admin, customer):
@@ -157,7 +159,7 @@ def test_existing_customers_match_by_email_then_by_phone_and_are_updated(ctx, ad
         StageChange.customer_id == customer).order_by(StageChange.id)).all()
     assert moves[-1] == ("active", "loyal", "imported")
     # The search index follows the new name.
-    terms = set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == customer)))
+    terms = terms_of(customer)
     assert "g" in terms and "garcia" not in terms
     assert count(Customer) == 2
 
@@ -199,10 +201,10 @@ def test_a_customer_created_and_renamed_in_one_batch_is_searched_by_its_last_nam
     ])
     assert run("customers", data, admin.id).created == 2
     ana = customer_by_email("ana@example.es")
-    terms = set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == ana.id)))
+    terms = terms_of(ana.id)
     assert terms == {"ana", "ortega", "bicis", "sur", "ana@example.es", "34612000111", "612000111", "4612000111"}
     luis = customer_by_email("luis@example.es")
-    assert set(db.session.scalars(select(CustomerSearchTerm.term).where(CustomerSearchTerm.customer_id == luis.id))) \
+    assert terms_of(luis.id) \
         == {"luis", "gil", "luis@example.es"}
     assert ana.sort_name == "ana ortega"
 
@@ -219,7 +221,7 @@ def test_bulk_inserts_keep_every_value_whether_a_column_varies_or_not(ctx, admin
     rows = [(owner.id, Decimal("10.00"), "EUR", date(2026, 1, 1), "", admin.id, NOW, f"k{i}") for i in range(5)]
     rows[-1] = (owner.id, Decimal("10.00"), "USD", date(2026, 1, 1), "last", None, NOW, "k4")
     rows[2] = (owner.id, Decimal("10.5"), "EUR", date(2026, 1, 2), "", admin.id, NOW, "k2")
-    writing.insert_rows(table, ("customer_id", "amount", "currency", "purchased_on", "description",
+    bulk.insert_rows(table, ("customer_id", "amount", "currency", "purchased_on", "description",
                                 "created_by_id", "created_at", "import_key"), rows)
     stored = {p.import_key: p for p in db.session.scalars(select(Purchase).where(Purchase.customer_id == owner.id))}
     assert [(stored[k].amount, stored[k].currency, stored[k].purchased_on, stored[k].description,
@@ -379,11 +381,11 @@ def test_a_dry_run_writes_nothing_and_counts_what_would_happen(ctx, admin, custo
         "Nueva;nueva@example.es",
         "Sin correo;mal",
     ])
-    before = (count(Customer), count(StageChange), count(CustomerSearchTerm), count(RollupDirty))
+    before = (count(Customer), count(StageChange), search_index.count_terms(), count(RollupDirty))
     summary = run("customers", data, admin.id, dry_run=True, batch_size=100)
     db.session.rollback()
     assert summary.counts() == {"rows": 4, "created": 1, "updated": 0, "unchanged": 2, "rejected": 1}
-    assert (count(Customer), count(StageChange), count(CustomerSearchTerm), count(RollupDirty)) == before
+    assert (count(Customer), count(StageChange), search_index.count_terms(), count(RollupDirty)) == before
 
 
 def test_dry_run_remembers_customers_across_batches(ctx, admin):
