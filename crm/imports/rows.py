@@ -86,16 +86,21 @@ def _date(c: Cleaner, lookups: Lookups, name: str, value: str, *, required=False
     return day
 
 
+@lru_cache(maxsize=8192)  # a file repeats its dates: convert each once
+def _utc_instant(text: str, zone: ZoneInfo) -> datetime | None:
+    instant = reading.parse_instant(text, zone)
+    return None if instant is None else instant.astimezone(timezone.utc)
+
+
 def _instant(c: Cleaner, lookups: Lookups, name: str, value: str, *, required=False) -> datetime | None:
     if not value:
         if required:
             c.fail(name, N_("is required"))
         return None
-    instant = reading.parse_instant(value, lookups.zone)
+    instant = _utc_instant(value, lookups.zone)
     if instant is None:
         c.fail(name, N_("must be a date and time as dd/mm/yyyy hh:mm or ISO 8601"))
         return None
-    instant = instant.astimezone(timezone.utc)
     if not EARLIEST_CONTACT <= instant <= lookups.now + FUTURE_TOLERANCE:
         c.fail(name, N_("cannot be in the future or before 2000"))
         return None

@@ -88,6 +88,7 @@ class CustomerIndex:
         self.by_email: dict[str, dict] = {}
         self.by_phone: dict[str, list[dict]] = {}
         self.by_name: dict[str, dict] = {}  # customers with neither email nor phone
+        self.stored: list[dict] = []  # those found in the database (find_customers)
 
     def add(self, customer: dict, key: str | None = "") -> None:
         """Index `customer`; `key` is its phone key when already known ("" when not)."""
@@ -99,13 +100,6 @@ class CustomerIndex:
             self.by_phone.setdefault(key, []).append(customer)
         if not customer.get("email") and not key and customer.get("name"):
             self.by_name.setdefault(search.sort_key(customer["name"]), customer)
-
-    def all(self) -> list[dict]:
-        unique: dict[int, dict] = {}
-        for customer in (*self.by_email.values(), *(c for cs in self.by_phone.values() for c in cs),
-                         *self.by_name.values()):
-            unique.setdefault(id(customer), customer)
-        return list(unique.values())
 
     def match(self, email: str | None, key: str | None, name: str | None = None) -> dict | None:
         """By email; else by phone, unless the row's email says it is someone else sharing
@@ -169,6 +163,7 @@ def find_customers(refs: list[tuple[str | None, str | None]], columns=("id", "em
     index = CustomerIndex()
     for _id, customer in sorted(found.items()):
         index.add(customer)
+    index.stored = [customer for _id, customer in sorted(found.items())]
     return index
 
 
@@ -208,7 +203,7 @@ class CustomerWriter:
         refs = [(i.record.get("email"), i.derived.phone_key) for i in items]
         names = {i.derived.sort_key for i in items if not i.record.get("email") and not i.record.get("phone")}
         index = find_customers(refs, ("id", *CUSTOMER_COLUMNS), names)
-        for customer in index.all():
+        for customer in index.stored:
             customer["_was"] = dict(customer)
         created: list[dict] = []
         for item, (email, key) in zip(items, refs, strict=True):
@@ -240,7 +235,7 @@ class CustomerWriter:
             for customer in created:
                 self._remember(customer)
             return result
-        updated = [c for c in index.all() if c.get("_was") and _diff(c)]
+        updated = [c for c in index.stored if _diff(c)]  # the batch's new customers are in `created`
         self._insert(created)
         self.writing()  # if _insert did not: nothing was created
         self._update(updated)
