@@ -57,10 +57,10 @@ def _fts_text(terms: Iterable[str]) -> str:
     return " ".join(terms)  # in any order: a query asks which terms there are, not where
 
 
-def _fts_query(prefixes: Iterable[str], *, prefix: bool = True) -> str:
-    """An FTS5 query for every one of `prefixes` (a quoted string; `"` doubled inside)."""
-    star = "*" if prefix else ""
-    return " AND ".join('"' + p.replace('"', '""') + '"' + star for p in prefixes)
+def _fts_query(prefixes: Iterable[str]) -> str:
+    """An FTS5 query for terms beginning with every one of `prefixes`: each a quoted string
+    (`"` doubled inside, so nothing in it is an operator) followed by `*`."""
+    return " AND ".join('"' + p.replace('"', '""') + '"*' for p in prefixes)
 
 
 def matching(prefixes: list[str]):
