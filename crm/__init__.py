@@ -46,8 +46,6 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.close()
 
 
-
-
 @event.listens_for(Pool, "checkin")
 def _sqlite_checkpoints_back_on(dbapi_connection, record):
     """A large import commits its batches without SQLite's automatic checkpoints and checks

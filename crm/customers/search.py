@@ -46,8 +46,7 @@ def phone_key(phone: str | None) -> str | None:
     """What two spellings of one phone share: its last nine digits ("+34 612 34 56 78" and
     "612345678"), or all of them when shorter. Customers are matched by it (an indexed
     column, Customer.phone_key), and it is one of their search terms."""
-    digits = _NOT_DIGITS.sub("", phone) if phone else ""
-    return digits[-9:] if digits else None
+    return phone_digits(phone)[-9:] or None
 
 
 def terms_for(name: str | None, company: str | None, email: str | None, phone: str | None) -> set[str]:
@@ -64,7 +63,7 @@ def customer_keys(name: str | None, company: str | None, email: str | None,
         terms.update(_WORD.findall(normalise(company)))
     if email:
         terms.add(normalise(email))
-    digits = _NOT_DIGITS.sub("", phone) if phone else ""
+    digits = phone_digits(phone)
     if digits:
         # International and national forms: +34 612… is found as 612… too.
         terms.add(digits)
@@ -74,7 +73,7 @@ def customer_keys(name: str | None, company: str | None, email: str | None,
     terms.discard("")
     if any(len(t) > TERM_MAX for t in terms):
         terms = {t[:TERM_MAX] for t in terms}
-    return plain_name[:200], digits[-9:] if digits else None, terms
+    return plain_name[:200], digits[-9:] or None, terms
 
 
 def query_prefixes(q: str) -> list[str]:

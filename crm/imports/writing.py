@@ -66,11 +66,11 @@ class Item:
 
 @dataclass(frozen=True)
 class CustomerKeys:
-    """A customer row's phone key, sort key and search terms (None in a dry run, which writes none)."""
+    """A customer row's phone key, sort key and search terms."""
 
     phone_key: str | None
     sort_key: str
-    terms: set[str] | None
+    terms: set[str]
 
 
 @dataclass
@@ -161,9 +161,9 @@ def find_customers(refs: list[tuple[str | None, str | None]], columns=("id", "em
     if names:
         fetch(and_(in_(table.c.sort_name), table.c.email.is_(None), table.c.phone.is_(None)), names)
     index = CustomerIndex()
-    for _id, customer in sorted(found.items()):
-        index.add(customer)
     index.stored = [customer for _id, customer in sorted(found.items())]
+    for customer in index.stored:
+        index.add(customer)
     return index
 
 
@@ -190,13 +190,11 @@ class CustomerWriter:
         # the next batch's query: remember them (a digest per email and phone, not the rows).
         self.would_create: dict[str, bytes] = {}
 
-    def prepare(self, record: dict) -> CustomerKeys:
-        return self._keys(record)
-
-    def _keys(self, customer: dict) -> CustomerKeys:
+    def prepare(self, customer: dict) -> CustomerKeys:
+        """What a row's (or a customer's) record gives for matching and indexing."""
         get = customer.get
         sort_key, key, terms = search.customer_keys(customer["name"], get("company"), get("email"), get("phone"))
-        return CustomerKeys(key, sort_key, None if self.dry_run else terms)
+        return CustomerKeys(key, sort_key, terms)
 
     def write(self, items: list[Item]) -> BatchResult:
         result = BatchResult()
@@ -268,7 +266,7 @@ class CustomerWriter:
             return
         columns = (*CUSTOMER_COLUMNS, "phone_key", "sort_name", "created_at", "updated_at")
         values = itemgetter(*CUSTOMER_COLUMNS)
-        derived = [c.get("_derived") or self._keys(c) for c in created]
+        derived = [c.get("_derived") or self.prepare(c) for c in created]
         rows = [(*values(c), d.phone_key, d.sort_key, c["created_at"], self.now)
                 for c, d in zip(created, derived, strict=True)]
         insert_customers = prepare_returning_ids(Customer.__table__, columns, rows)
