@@ -82,9 +82,21 @@ RECORD_FOCUS = """() => {
 }"""
 
 
+def load_lazy_panels(page) -> None:
+    """Scroll to each panel htmx loads once it is on screen (`hx-trigger="intersect once"`) and
+    wait until its own content replaced the fallback link. Without this the walk raced the panels:
+    Tab scrolled them into view half-way round, and on a slow machine they arrived after it."""
+    from playwright.sync_api import expect
+    for panel in page.locator('[hx-trigger*="intersect"]').all():
+        panel.scroll_into_view_if_needed()
+        expect(panel.locator(f':scope > a[href="{panel.get_attribute("hx-get")}"]')).to_have_count(0, timeout=30_000)
+    page.evaluate("() => window.scrollTo(0, 0)")
+
+
 def tab_through(page) -> list[dict]:
     """Every element Tab stops on, once round the page (date and time fields stop once per part)."""
     page.wait_for_load_state("networkidle")  # panels htmx loads after the page
+    load_lazy_panels(page)
     focusable = page.evaluate(RECORD_FOCUS)
     page.locator("body").focus()
     for _ in range(2 * focusable + 10):  # a margin: browsers differ in the parts a field has
