@@ -4,7 +4,9 @@ Rows are plain tuples in a given column order: no statement is compiled and no d
 built per row. PostgreSQL gets a COPY; SQLite one INSERT … SELECT over a JSON array,
 which it runs in one step, in C and without the GIL (an import reads its next batch in
 another thread meanwhile). Each helper has a `prepare_` form that does the Python work
-at once and returns the statements to run later.
+at once and returns the statements to run later, on the session's connection of the
+thread that runs them: given the `dialect`, preparing touches no connection, so an
+import's reading thread prepares the writer's next rows.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import json
 from collections.abc import Callable
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Dialect
 
 from crm.extensions import db
 
@@ -28,7 +31,12 @@ def insert_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> None:
     prepare_rows(table, columns, rows)()
 
 
-def prepare_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable[[], None]:
+def session_dialect() -> Dialect:
+    return db.session.get_bind().dialect
+
+
+def prepare_rows(table, columns: tuple[str, ...], rows: list[tuple],
+                 dialect: Dialect | None = None) -> Callable[[], None]:
     """An INSERT of many rows given as plain tuples in `columns` order, in two steps: the
     Python work now (the columns' bind processing, once per distinct value; on SQLite the
     JSON it reads), the statements when the returned function is called. No statement is
@@ -38,8 +46,7 @@ def prepare_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable
     next batch starts then, and has the GIL to itself while the database works."""
     if not rows:
         return nothing
-    connection = db.session.connection()
-    dialect = connection.dialect
+    dialect = dialect or session_dialect()
     # Column by column (zip and map run in C): each column's bind processor (UTC instants,
     # dates, booleans) sees each distinct value once.
     values = list(zip(*rows, strict=True))
@@ -54,13 +61,13 @@ def prepare_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable
         def copy_rows() -> None:
             # COPY: the rows stream to the server in one go (an executemany is a round trip,
             # or a pipelined statement, per row), in this transaction.
-            driver = connection.connection.driver_connection
+            driver = db.session.connection().connection.driver_connection
             with driver.cursor() as cursor, cursor.copy(f"COPY {quote(table.name)} ({names}) FROM STDIN") as copy:
                 for row in zip(*values, strict=True):
                     copy.write_row(row)
         return copy_rows
     if dialect.name != "sqlite":
-        return lambda: connection.execute(insert(table), [dict(zip(columns, row, strict=True))
+        return lambda: db.session.execute(insert(table), [dict(zip(columns, row, strict=True))
                                                           for row in zip(*values, strict=True)])
     # One INSERT … SELECT over a JSON array per chunk: SQLite writes every row of it within one
     # step, in C and without the GIL, so the thread reading the next batch runs meanwhile. An
@@ -71,6 +78,7 @@ def prepare_rows(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable
                   for start in range(0, len(rows), JSON_CHUNK)]
 
     def run() -> None:
+        connection = db.session.connection()
         for statement, parameters in statements:
             connection.exec_driver_sql(statement, parameters)
     return run
@@ -100,7 +108,8 @@ def insert_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> 
     return prepare_returning_ids(table, columns, rows)()
 
 
-def prepare_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) -> Callable[[], list[int]]:
+def prepare_returning_ids(table, columns: tuple[str, ...], rows: list[tuple],
+                          dialect: Dialect | None = None) -> Callable[[], list[int]]:
     """`prepare_rows` for rows whose new ids are wanted, in the order of `rows`.
 
     On PostgreSQL the ids come from the table's sequence, then a COPY. SQLite cannot
@@ -108,8 +117,8 @@ def prepare_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) ->
     but SQLite gives a rowid table's new row max(id) + 1, and the first INSERT takes the
     database's one write lock until commit, so a batch's ids are consecutive and the
     last one is max(id)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
+    dialect = dialect or session_dialect()
+    if dialect.name == "postgresql":
         def copy_with_ids() -> list[int]:
             # The ids are taken from the table's sequence first, then the rows are copied in with them.
             ids = sorted(db.session.execute(
@@ -118,10 +127,10 @@ def prepare_returning_ids(table, columns: tuple[str, ...], rows: list[tuple]) ->
             insert_rows(table, ("id", *columns), [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)])
             return ids
         return copy_with_ids
-    if dialect != "sqlite":
+    if dialect.name != "sqlite":
         stmt = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         return lambda: list(db.session.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows]).scalars())
-    insert_prepared = prepare_rows(table, columns, rows)
+    insert_prepared = prepare_rows(table, columns, rows, dialect)
 
     def insert_then_count() -> list[int]:
         insert_prepared()

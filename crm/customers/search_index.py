@@ -20,8 +20,9 @@ import json
 from collections.abc import Callable, Iterable
 
 from sqlalchemy import Column, Integer, MetaData, Table, Text, and_, delete, func, literal_column, select
+from sqlalchemy.engine import Dialect
 
-from crm.bulk import insert_rows
+from crm.bulk import insert_rows, session_dialect
 from crm.customers import search
 from crm.customers.models import Customer, CustomerSearchTerm
 from crm.extensions import db
@@ -35,7 +36,9 @@ fts = Table(FTS_TABLE, MetaData(), Column("rowid", Integer, primary_key=True), C
 # Token characters: letters, numbers, marks, punctuation and symbols (an email's "@", ".",
 # "+"); separators: spaces and control characters only. Terms are already lower case and
 # without accents (search.normalise), so the tokenizer changes nothing else.
-CREATE_FTS = (f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(terms, detail=none, "
+# detail=none and columnsize=0: a search asks which customers have terms with these prefixes,
+# not where in the text nor how long it is (nothing ranks by relevance: results sort by name).
+CREATE_FTS = (f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(terms, detail=none, columnsize=0, "
               "tokenize=\"unicode61 remove_diacritics 0 categories 'L* N* Co M* P* S*'\")")
 CREATE_TRIGGER = (f"CREATE TRIGGER customers_search_delete AFTER DELETE ON customers "
                   f"BEGIN DELETE FROM {FTS_TABLE} WHERE rowid = old.id; END")
@@ -50,10 +53,10 @@ def is_fts_table(name: str) -> bool:
 
 
 def _uses_fts() -> bool:
-    return db.session.get_bind().dialect.name == "sqlite"
+    return session_dialect().name == "sqlite"
 
 
-def _fts_text(terms: Iterable[str]) -> str:
+def _terms_text(terms: Iterable[str]) -> str:
     return " ".join(terms)  # in any order: a query asks which terms there are, not where
 
 
@@ -74,19 +77,21 @@ def matching(prefixes: list[str]):
     return conditions[0] if len(conditions) == 1 else and_(*conditions)
 
 
-def prepare(terms: list[Iterable[str]]) -> Callable[[list[int]], None]:
-    """Index new customers: `terms[i]` for the i-th of the ids the returned function is given
-    (an import knows them once its rows are inserted). The Python work happens now, the
-    statements when called, so that an import's reading thread runs while they do."""
-    if not terms:
+def prepare(texts: list[str], dialect: Dialect | None = None) -> Callable[[list[int]], None]:
+    """Index new customers: `texts[i]`, terms separated by spaces (search.keys_of_many), for
+    the i-th of the ids the returned function is given (an import knows them once its rows
+    are inserted). The Python work happens now, the statements when called (on the
+    session's connection then), so that an import's reading thread runs while they do;
+    given the `dialect`, preparing touches no session."""
+    if not texts:
         return lambda ids: None
-    if not _uses_fts():
+    if (dialect or session_dialect()).name != "sqlite":
         return lambda ids: insert_rows(CustomerSearchTerm.__table__, ("term", "customer_id"), sorted(
-            (t, cid) for cid, customer_terms in zip(ids, terms, strict=True) for t in customer_terms))
+            (t, cid) for cid, text in zip(ids, texts, strict=True) for t in set(text.split())))
     # One JSON array of texts per chunk, unnested by SQLite in one step (without the GIL):
     # each customer's id is the chunk's first id plus its place in the array. Ids that are not
-    # consecutive go as {"id": text} instead, the id read as the object's key.
-    texts = [_fts_text(t) for t in terms]
+    # consecutive go as {"id": text} instead, the id read as the object's key. A term twice in
+    # a text is indexed once.
     chunks = [(start, json.dumps(texts[start:start + JSON_CHUNK], ensure_ascii=False, separators=(",", ":")))
               for start in range(0, len(texts), JSON_CHUNK)]
     statement = (f"INSERT INTO {FTS_TABLE} (rowid, terms) SELECT ? + CAST(key AS INTEGER), value "
@@ -109,7 +114,7 @@ def prepare(terms: list[Iterable[str]]) -> Callable[[list[int]], None]:
 
 def add(customers: list[tuple[int, Iterable[str]]]) -> None:
     """Index customers that are not indexed yet: (id, terms)."""
-    prepare([terms for _, terms in customers])([cid for cid, _ in customers])
+    prepare([_terms_text(terms) for _, terms in customers])([cid for cid, _ in customers])
 
 
 def replace(customers: list[tuple[int, Iterable[str]]]) -> None:
@@ -145,5 +150,5 @@ def terms_of(ids: list[int]) -> dict[int, set[str]]:
 def count_terms() -> int:
     """Every customer's terms, counted (the index's size)."""
     if _uses_fts():
-        return sum(len(text.split()) for text in db.session.scalars(select(fts.c.terms)))
+        return sum(len(set(text.split())) for text in db.session.scalars(select(fts.c.terms)))
     return db.session.scalar(select(func.count()).select_from(CustomerSearchTerm))

@@ -137,7 +137,7 @@ class Rows:
             except csv.Error as exc:
                 raise UnreadableFile(N_("The file cannot be read as CSV near line %(line)s: %(detail)s"),
                                      line=start, detail=str(exc)) from None
-            if not cells or all(not c.strip() for c in cells):
+            if not any(map(str.strip, cells)):
                 continue  # a blank line (or a row of empty cells, as Excel leaves at the end)
             yield start, cells
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from email_validator import EmailNotValidError, validate_email
@@ -58,6 +61,8 @@ class Lookups:
     # Codes by what people write for them ("Activo", "active", "ACTIVE"), per field.
     aliases: dict[str, dict[str, str]] = field(default_factory=dict)
     codes: dict[tuple[str, str], str] = field(default_factory=dict)  # (field, cell) → code, as met
+    # Per repeated customer field (REPEATED): cell → (value, error), as met.
+    memo: dict[str, dict] = field(default_factory=lambda: {name: {} for name in REPEATED})
 
 
 class RowRejected(Exception):
@@ -166,34 +171,73 @@ def _check(c: Cleaner) -> None:
         raise RowRejected(c.errors)
 
 
+def _text(c: Cleaner, name: str, value: str, max_len: int, required: bool = False) -> str | None:
+    """c.text(name, value, max_len=max_len, required=required), without its checks for the
+    printable text of nearly every cell (printable: no control characters, no line breaks)."""
+    if value.isprintable():
+        value = unicodedata.normalize("NFC", value.strip())
+        if value and len(value) <= max_len:
+            return value
+    return c.text(name, value, max_len=max_len, required=required)
+
+
+def _consent(c: Cleaner, lookups: Lookups, name: str, value: str) -> bool | None:
+    consent = reading.parse_bool(value)
+    if consent is None:
+        c.fail(name, N_("must be yes or no"))
+    return consent
+
+
+# The customer fields whose cells repeat across a file (segments, codes, yes/no, owners,
+# dates): the field of the record each fills, and its check, run once per distinct cell
+# of an import (`Lookups.memo`).
+REPEATED: dict[str, tuple[str, Callable[[Cleaner, Lookups, str, str], Any]]] = {
+    "segment": ("segment", lambda c, lookups, name, value: c.text(name, one_line(value), max_len=60) or None),
+    "stage": ("stage", _choice),
+    "loyalty": ("loyalty", _choice),
+    "tier": ("tier", _choice),
+    "language": ("language", _choice),
+    "marketing_consent": ("marketing_consent", _consent),
+    "owner_email": ("owner_id", _user),
+    "renewal_date": ("renewal_date", _date),
+    "created_at": ("created_at", _instant),
+}
+CUSTOMER_FIELDS = ("name", "email", "phone", "company", *REPEATED)  # the order errors are told in
+MEMO_MAX = 10_000  # distinct cells remembered per field (a free-text segment column can be unique)
+
+
+def _repeated(lookups: Lookups, name: str, value: str) -> tuple[Any, DomainError | None]:
+    """Check a repeated field's cell: its value, or its error (remembered for the import)."""
+    c = Cleaner()
+    known = (REPEATED[name][1](c, lookups, name, value), c.errors.get(name))
+    memo = lookups.memo[name]
+    if len(memo) < MEMO_MAX:
+        memo[value] = known
+    return known
+
+
 def check_customer(values: dict[str, str], lookups: Lookups) -> dict:
     """The customer fields a row gives (empty cells are left out: they change nothing)."""
     c = Cleaner()
-    out: dict = {"name": c.text("name", one_line(values.get("name", "")), max_len=200, required=True)}
+    out: dict = {"name": _text(c, "name", one_line(values.get("name", "")), 200, required=True)}
     if text := values.get("email"):
         out["email"] = clean_email(c, "email", text)
-    if phone := values.get("phone"):
-        out["phone"] = _phone(c, "phone", phone)
-    for key, max_len in (("company", 200), ("segment", 60)):
-        if text := values.get(key):
-            out[key] = c.text(key, one_line(text), max_len=max_len) or None
-    for key in ("stage", "loyalty", "tier", "language"):
-        if text := values.get(key):
-            out[key] = _choice(c, lookups, key, text)
-    if (text := values.get("marketing_consent")) is not None and text != "":
-        consent = reading.parse_bool(text)
-        if consent is None:
-            c.fail("marketing_consent", N_("must be yes or no"))
-        out["marketing_consent"] = consent
-    if text := values.get("owner_email"):
-        out["owner_id"] = _user(c, lookups, "owner_email", text)
-    if text := values.get("renewal_date"):
-        out["renewal_date"] = _date(c, lookups, "renewal_date", text)
-    if text := values.get("created_at"):
-        created = _instant(c, lookups, "created_at", text)
-        if created is not None:
-            out["created_at"] = created
-    _check(c)
+    if text := values.get("phone"):
+        out["phone"] = _phone(c, "phone", text)
+    if text := values.get("company"):
+        out["company"] = _text(c, "company", one_line(text), 200) or None
+    memo = lookups.memo
+    for name, text in values.items():
+        cells = memo.get(name)
+        if cells is None or not text:
+            continue
+        value, error = cells.get(text) or _repeated(lookups, name, text)
+        if error is not None:
+            c.errors.setdefault(name, error)
+        elif value is not None or name != "created_at":
+            out[REPEATED[name][0]] = value
+    if c.errors:
+        raise RowRejected({name: c.errors[name] for name in CUSTOMER_FIELDS if name in c.errors})
     return out
 
 

@@ -121,7 +121,8 @@ def batch_settings(enabled: bool = True, batched: bool = False):
     when the import commits batch by batch (`batched`), no automatic checkpoint at the
     commit. Each commit's checkpoint copied the pages it changed into the database file
     (and synced it), so the index pages every batch touches were copied once per batch,
-    a sixth of a large import's time; `checkpoint` copies them once at the end. The pool
+    a sixth of a large import's time; they are copied once, at the end (most of them by
+    `early_checkpoint` while the last batch is written, the rest by `checkpoint`). The pool
     turns checkpoints back on when the connection comes back (crm/__init__.py)."""
     connection = db.session.connection()
     if not enabled or connection.dialect.name != "sqlite":
@@ -139,13 +140,30 @@ def batch_settings(enabled: bool = True, batched: bool = False):
             connection.exec_driver_sql(f"PRAGMA cache_size={int(before)}")
 
 
+PASSIVE_CHECKPOINT = "PRAGMA wal_checkpoint(PASSIVE)"
+
+
 def checkpoint():
     """Copy the WAL's pages into the SQLite database file now, as far as readers allow
     (PASSIVE: nobody waits); what they hold back the next automatic checkpoint copies.
     SQLite's answer (busy, pages in the WAL, pages copied), or None on other engines."""
     connection = db.session.connection()
     if connection.dialect.name == "sqlite":
-        return connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        return connection.exec_driver_sql(PASSIVE_CHECKPOINT).one()
+
+
+def early_checkpoint() -> Callable[[], None] | None:
+    """For a batched import into a SQLite file: a checkpoint of what is committed so far, on
+    a connection of its own. The reading thread runs it once the file is read, while the
+    last batch is written: the final `checkpoint` then copies only that batch's pages."""
+    engine = db.engine
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return None
+
+    def run() -> None:
+        with suppress(SQLAlchemyError), engine.connect() as connection:  # if it fails, the final one does it all
+            connection.exec_driver_sql(PASSIVE_CHECKPOINT)
+    return run
 
 
 def check_mapping(kind: str, mapping: dict[int, str]) -> None:
@@ -332,13 +350,14 @@ def run_import(kind: str, stream, *, actor: User | None, now: datetime, mapping:
     summary = ImportSummary(kind=kind, dialect=rows.dialect, header=rows.header, mapping=mapping, dry_run=dry_run)
     check, known = CHECKS[kind], known or lookups(now)
     writer = WRITERS[kind](getattr(actor, "id", None), now, dry_run)
-    prepare = writer.prepare  # in the reading thread: it uses nothing the writing changes
+    prepare_batch = writer.prepare_batch  # in the reading thread (see its docstring)
+    read_all = early_checkpoint() if commit and not dry_run else None
 
-    def flush(batch: list[Item], refused: list[RowError], position: int):
+    def flush(batch: list[Item], refused: list[RowError], position: int, prepared):
         try:
             if batch:
                 with batch_settings(enabled=not dry_run, batched=commit is not None):
-                    result = writer.write(batch)
+                    result = writer.write(batch, prepared)
             else:
                 result = BatchResult()
             refused = sorted(refused + [RowError(item.line, item.cells, errors) for item, errors in result.rejected],
@@ -369,20 +388,22 @@ def run_import(kind: str, stream, *, actor: User | None, now: datetime, mapping:
         for line, cells in rows:
             try:
                 record = check(row_values(cells, mapping), known)
-                batch.append(Item(line, cells, record, prepare(record)))
+                batch.append(Item(line, cells, record))
             except RowRejected as exc:
                 refused.append(RowError(line, cells, exc.errors))
             if len(batch) + len(refused) >= batch_size:
-                yield batch, refused, rows.position()
+                yield batch, refused, rows.position(), prepare_batch(batch)
                 batch, refused = [], []
         if batch or refused:
-            yield batch, refused, rows.position()
+            yield batch, refused, rows.position(), prepare_batch(batch)
+        if read_all:
+            read_all()  # the last batch is being written: the reading thread has nothing else to do
 
     with bulk_tuning(), closing(ReadAhead(checked_batches())) as batches:  # stops the reading thread however this ends
         writer.writing = batches.read_next  # called as the writer's statements begin
-        for batch, refused, position in batches:
+        for batch, refused, position, prepared in batches:
             summary.rows += len(batch) + len(refused)
-            flush(batch, refused, position)
+            flush(batch, refused, position, prepared)
     if commit and not dry_run:
         checkpoint()
     if not dry_run:

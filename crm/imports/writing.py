@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from operator import itemgetter
-from typing import Any
 
 from sqlalchemy import (
     Integer,
@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from crm.bulk import insert_returning_ids, insert_rows, nothing, prepare_returning_ids
+from crm.bulk import insert_returning_ids, insert_rows, nothing, prepare_returning_ids, session_dialect
 from crm.customers import search, search_index
 from crm.customers.lifecycle import DEFAULT_TIER
 from crm.customers.models import Customer, Purchase, StageChange
@@ -41,7 +41,8 @@ from crm.customers.search import phone_key
 from crm.domain import N_, DomainError
 from crm.extensions import db
 from crm.imports.rows import digest
-from crm.insights.rollup.marking import mark_customers, mark_instants
+from crm.insights.rollup.days import company_zone, days_of
+from crm.insights.rollup.marking import mark_customers, mark_days_in_session, mark_instants
 from crm.moments.models import Moment
 from crm.types import UTCDateTime
 
@@ -59,18 +60,32 @@ class Item:
     line: int
     cells: list[str]
     record: dict
-    # What the writer works out from the record alone (`Writer.prepare`), done in the thread that
-    # reads and checks the file: the writing thread's own Python time is the import's critical path.
-    derived: Any = None
 
 
-@dataclass(frozen=True)
-class CustomerKeys:
-    """A customer row's phone key, sort key and search terms."""
+@dataclass
+class Creation:
+    """A batch's new customers as statements worked out before they run: what an import's
+    reading thread prepares, while the database writes the batch before."""
 
-    phone_key: str | None
-    sort_key: str
-    terms: set[str]
+    count: int
+    insert_customers: Callable[[], list[int]]  # their new ids, in the batch's order
+    index_terms: Callable[[list[int]], None]
+    days: set[date]  # the local days their creation marks for the rollup
+
+
+@dataclass
+class Prepared:
+    """What the writer needs of a batch besides its rows, worked out in the reading thread."""
+
+    refs: list[tuple[str | None, str | None]]  # each row's (email, phone key)
+    names: set[str]  # the sort keys of rows with neither email nor phone
+    creation: Creation | None = None  # when every row of the batch may be a new customer
+
+
+def _keys(customers: list[dict]) -> tuple[list[str], list[str | None], list[str]]:
+    """The sort keys, phone keys and search terms of these customers (or rows' records)."""
+    return search.keys_of_many([c["name"] for c in customers], [c.get("company") for c in customers],
+                               [c.get("email") for c in customers], [c.get("phone") for c in customers])
 
 
 @dataclass
@@ -176,10 +191,6 @@ def among(column, ids: list[int]):
     return column.in_(ids)
 
 
-def _terms(customer: dict) -> tuple[str, ...]:
-    return tuple(search.terms_for(customer["name"], customer["company"], customer["email"], customer["phone"]))
-
-
 class CustomerWriter:
     """Creates customers the file has and the database has not; updates the others."""
 
@@ -189,18 +200,46 @@ class CustomerWriter:
         # A dry run writes nothing, so customers it would create in one batch are not found by
         # the next batch's query: remember them (a digest per email and phone, not the rows).
         self.would_create: dict[str, bytes] = {}
+        # Read here, in the thread that writes: preparing in the reading thread asks no session.
+        self.dialect, self.zone = session_dialect(), company_zone()
+        self.new_customer = {**NEW_CUSTOMER, "owner_id": actor_id, "created_at": now}
+        # Whether the last batch written created all its rows: the next one is then
+        # prepared as new customers too (a file of new customers), else not (a re-run).
+        self.all_created = True
 
-    def prepare(self, customer: dict) -> CustomerKeys:
-        """What a row's (or a customer's) record gives for matching and indexing."""
-        get = customer.get
-        sort_key, key, terms = search.customer_keys(customer["name"], get("company"), get("email"), get("phone"))
-        return CustomerKeys(key, sort_key, terms)
+    def prepare_batch(self, items: list[Item]) -> Prepared:
+        """Run in the reading thread once a batch is read (of the writer's state it reads
+        only `all_created`, a guess): the keys to look its customers up by and, when the
+        batch may well be all new customers (its rows name one another by no email, phone
+        or name; the last batch written created all its rows), their statements. Whether
+        they are new only the database can tell: `write` decides."""
+        records = [i.record for i in items]
+        sort_keys, phone_keys, texts = _keys(records)
+        emails = [r.get("email") for r in records]
+        refs = list(zip(emails, phone_keys, strict=True))
+        names = {sort for sort, (email, key) in zip(sort_keys, refs, strict=True) if not email and not key}
+        prepared = Prepared(refs, names)
+        if self.dry_run or not items or not self.all_created:
+            return prepared
+        given_emails = [email for email in emails if email]
+        given_keys = [key for key in phone_keys if key]
+        nameless = sum(1 for email, key in refs if not email and not key)
+        if (len(set(given_emails)) == len(given_emails) and len(set(given_keys)) == len(given_keys)
+                and len(names) == nameless):
+            base = self.new_customer
+            prepared.creation = self._creation([base | r for r in records], (sort_keys, phone_keys, texts))
+        return prepared
 
-    def write(self, items: list[Item]) -> BatchResult:
+    def write(self, items: list[Item], prepared: Prepared | None = None) -> BatchResult:
         result = BatchResult()
-        refs = [(i.record.get("email"), i.derived.phone_key) for i in items]
-        names = {i.derived.sort_key for i in items if not i.record.get("email") and not i.record.get("phone")}
-        index = find_customers(refs, ("id", *CUSTOMER_COLUMNS), names)
+        prepared = prepared or self.prepare_batch(items)
+        refs = prepared.refs
+        index = find_customers(refs, ("id", *CUSTOMER_COLUMNS), prepared.names)
+        if prepared.creation is not None and not index.stored:
+            # None of them is stored, and none names another: every row is a new customer.
+            self._create(prepared.creation)
+            self.all_created = True
+            return BatchResult(created=len(items))
         for customer in index.stored:
             customer["_was"] = dict(customer)
         created: list[dict] = []
@@ -210,9 +249,9 @@ class CustomerWriter:
             if target is None and self.dry_run and self._seen_in_dry_run(record, email, key, result):
                 continue
             if target is None:
-                target = {**NEW_CUSTOMER, "owner_id": self.actor_id, "created_at": self.now, "id": None}
+                target = {**self.new_customer, "id": None}
                 target.update(record)
-                target["_record"], target["_derived"] = record, item.derived
+                target["_record"] = record
                 created.append(target)
                 index.add(target, key)
                 result.created += 1
@@ -223,19 +262,21 @@ class CustomerWriter:
             if changed:
                 target.update(changed)
                 target["_record"] = record
-                if changed.keys() & SEARCHED:
-                    target.pop("_derived", None)  # a customer this batch creates, renamed by a later row
                 index.add(target)  # a new email or phone finds it for the rows that follow
                 result.updated += 1
             else:
                 result.unchanged += 1
+        self.all_created = result.created == len(items)
         if self.dry_run:
             for customer in created:
                 self._remember(customer)
             return result
         updated = [c for c in index.stored if _diff(c)]  # the batch's new customers are in `created`
-        self._insert(created)
-        self.writing()  # if _insert did not: nothing was created
+        if created:
+            ids = self._create(self._creation(created, _keys(created)))
+            for customer, new_id in zip(created, ids, strict=True):
+                customer["id"] = new_id
+        self.writing()  # if _create did not: nothing was created
         self._update(updated)
         return result
 
@@ -261,21 +302,23 @@ class CustomerWriter:
         if not customer.get("email") and not customer.get("phone"):
             self.would_create[f"n:{search.sort_key(customer['name'])}"] = mark
 
-    def _insert(self, created: list[dict]) -> None:
-        if not created:
-            return
-        columns = (*CUSTOMER_COLUMNS, "phone_key", "sort_name", "created_at", "updated_at")
-        values = itemgetter(*CUSTOMER_COLUMNS)
-        derived = [c.get("_derived") or self.prepare(c) for c in created]
-        rows = [(*values(c), d.phone_key, d.sort_key, c["created_at"], self.now)
-                for c, d in zip(created, derived, strict=True)]
-        insert_customers = prepare_returning_ids(Customer.__table__, columns, rows)
-        insert_search_terms = search_index.prepare([d.terms for d in derived])
-        mark_instants({c["created_at"] for c in created})
+    def _creation(self, customers: list[dict], keys: tuple[list[str], list[str | None], list[str]]) -> Creation:
+        """The statements creating these customers (new customer dicts, and `_keys` of them)."""
+        sort_keys, phone_keys, texts = keys
+        columns = (*CUSTOMER_COLUMNS, "created_at", "phone_key", "sort_name", "updated_at")
+        values, now = itemgetter(*CUSTOMER_COLUMNS, "created_at"), self.now
+        rows = [(*values(c), key, sort, now) for c, key, sort in zip(customers, phone_keys, sort_keys, strict=True)]
+        return Creation(len(rows), prepare_returning_ids(Customer.__table__, columns, rows, self.dialect),
+                        search_index.prepare(texts, self.dialect),
+                        days_of({c["created_at"] for c in customers}, self.zone))
+
+    def _create(self, creation: Creation) -> list[int]:
+        """Run a creation's statements; the new customers' ids."""
+        mark_days_in_session(creation.days)
         # Everything Python is done: from here on the database works and the next batch is read.
         self.writing()
-        ids = insert_customers()
-        insert_search_terms(ids)
+        ids = creation.insert_customers()
+        creation.index_terms(ids)
         # Their first stage change, as the customer service writes it: one INSERT … SELECT.
         table = Customer.__table__
         db.session.execute(insert(StageChange.__table__).from_select(
@@ -283,8 +326,7 @@ class CustomerWriter:
             select(table.c.id, null(), table.c.stage, table.c.created_at,
                    null() if self.actor_id is None else literal(self.actor_id, Integer), null(),
                    literal(IMPORTED, Text)).where(among(table.c.id, ids)).order_by(table.c.id)))
-        for customer, new_id in zip(created, ids, strict=True):
-            customer["id"] = new_id
+        return ids
 
     def _update(self, updated: list[dict]) -> None:
         if not updated:
@@ -312,7 +354,7 @@ class CustomerWriter:
         if moves:
             db.session.execute(insert(StageChange.__table__), moves)
             mark_instants({self.now})
-        search_index.replace([(c["id"], _terms(c)) for c in reindex])
+        search_index.replace([(c["id"], text.split()) for c, text in zip(reindex, _keys(reindex)[2], strict=True)])
 
 
 def _diff(customer: dict) -> dict:
@@ -362,10 +404,10 @@ class HistoryWriter:
         self.would_create: set[str] = set()  # dry runs only: keys earlier batches would insert
         self.writing = nothing  # called as the batch's statements begin (the import reads ahead then)
 
-    def prepare(self, record: dict) -> None:
-        return None  # the checked record already carries the customer's phone key
+    def prepare_batch(self, items: list[Item]) -> None:
+        return None
 
-    def write(self, items: list[Item]) -> BatchResult:
+    def write(self, items: list[Item], prepared: None = None) -> BatchResult:
         result = BatchResult()
         index = _refs_of(items)
         keyed: list[tuple[Item, int, str]] = []

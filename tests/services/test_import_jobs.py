@@ -94,20 +94,20 @@ def test_two_schedulers_never_claim_the_same_run(ctx, admin):
 
 def test_a_run_whose_scheduler_died_is_taken_up_again_without_duplicates(ctx, admin, monkeypatch):
     run_id = queued_run(admin.id, customers_file(250))
-    real_insert = writing.CustomerWriter._insert
+    real_create = writing.CustomerWriter._create
     calls = {"n": 0}
 
-    def die_in_the_second_batch(self, created):
+    def die_in_the_second_batch(self, creation):
         calls["n"] += 1
         if calls["n"] == 2:
             raise KeyboardInterrupt  # the process is killed: nothing marks the run
-        real_insert(self, created)
+        return real_create(self, creation)
 
-    monkeypatch.setattr(writing.CustomerWriter, "_insert", die_in_the_second_batch)
+    monkeypatch.setattr(writing.CustomerWriter, "_create", die_in_the_second_batch)
     with pytest.raises(KeyboardInterrupt):
         jobs.run_queued(NOW, clock=lambda: NOW, batch_size=100)
     db.session.rollback()
-    monkeypatch.setattr(writing.CustomerWriter, "_insert", real_insert)
+    monkeypatch.setattr(writing.CustomerWriter, "_create", real_create)
     run = db.session.get(ImportRun, run_id)
     assert (run.status, run.counts["created"]) == ("running", 100) and count(Customer) == 100
     # Within the lease it is still someone's: another scheduler leaves it alone.
@@ -124,23 +124,23 @@ def test_a_run_whose_scheduler_died_is_taken_up_again_without_duplicates(ctx, ad
 
 def test_a_failing_batch_marks_the_run_failed_and_keeps_earlier_batches(ctx, admin, monkeypatch):
     run_id = queued_run(admin.id, customers_file(250, broken_every=100))
-    real_insert = writing.CustomerWriter._insert
+    real_create = writing.CustomerWriter._create
     calls = {"n": 0}
 
-    def fail_in_the_third_batch(self, created):
+    def fail_in_the_third_batch(self, creation):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk on fire")
-        real_insert(self, created)
+        return real_create(self, creation)
 
-    monkeypatch.setattr(writing.CustomerWriter, "_insert", fail_in_the_third_batch)
+    monkeypatch.setattr(writing.CustomerWriter, "_create", fail_in_the_third_batch)
     assert jobs.run_queued(NOW, batch_size=100) == f"run {run_id} failed"
     run = db.session.get(ImportRun, run_id)
     assert run.status == "failed" and run.counts["stopped_at_line"] == 202
     assert count(Customer) == 198  # the two batches before it, less their rejected rows
     assert [r[-2] for r in error_lines(run.errors_csv)[1:]] == ["2", "102"]
     # Queued again (the button on the page), it finishes: rows already there stay as they are.
-    monkeypatch.setattr(writing.CustomerWriter, "_insert", real_insert)
+    monkeypatch.setattr(writing.CustomerWriter, "_create", real_create)
     runs.queue_run(db.session.get(User, admin.id), run, NOW)
     db.session.commit()
     jobs.run_queued(NOW, batch_size=100)

@@ -232,6 +232,69 @@ def test_bulk_inserts_keep_every_value_whether_a_column_varies_or_not(ctx, admin
     assert {p.created_at for p in stored.values()} == {NOW}
 
 
+def _stored_customers() -> dict:
+    """Every customer as stored (by email), with its search terms and stage changes."""
+    columns = (*writing.CUSTOMER_COLUMNS, "sort_name", "phone_key", "created_at")
+    table = Customer.__table__
+    out = {}
+    for row in db.session.execute(select(table.c.id, *(table.c[c] for c in columns))):
+        changes = db.session.execute(select(StageChange.from_stage, StageChange.to_stage, StageChange.at,
+                                            StageChange.user_id, StageChange.reason)
+                                     .where(StageChange.customer_id == row.id)).all()
+        out[row.email] = (tuple(row)[1:], terms_of(row.id), changes)
+    return out
+
+
+def test_new_customers_prepared_ahead_are_stored_as_row_by_row(ctx, admin, monkeypatch):
+    """The batches the reading thread prepares as new customers (CustomerWriter.prepare_batch)
+    store exactly what the row-by-row path stores for the same file."""
+    data = csv_bytes([CUSTOMERS_HEADER] + [
+        f"Núñez Peña {i};N{i}@Example.es;+34 6{i:08d};{'Bicis Úbeda S.L.' if i % 2 else ''};Club;"
+        f"{('Activo', 'loyal', '')[i % 3]};;;{'en' if i % 4 else ''};{'sí' if i % 2 else 'no'};"
+        f"{'admin@example.es' if i % 3 else ''};{f'0{1 + i % 9}/03/2024' if i % 5 else ''}" for i in range(7)]
+        + ["Sin Contacto;;;;;;;;;;;"])
+    prepared_ahead = []
+    real_prepare = writing.CustomerWriter.prepare_batch
+
+    def spy(self, items):
+        prepared = real_prepare(self, items)
+        prepared_ahead.append(prepared.creation is not None)
+        return prepared
+
+    monkeypatch.setattr(writing.CustomerWriter, "prepare_batch", spy)
+    assert run("customers", data, admin.id, batch_size=3).created == 8
+    assert prepared_ahead == [True, True, True]
+    ahead = _stored_customers()
+
+    db.session.execute(Customer.__table__.delete())
+    db.session.commit()
+    assert count(StageChange) == 0 and search_index.count_terms() == 0
+
+    def row_by_row(self, items):
+        prepared = real_prepare(self, items)
+        prepared.creation = None
+        return prepared
+
+    monkeypatch.setattr(writing.CustomerWriter, "prepare_batch", row_by_row)
+    assert run("customers", data, admin.id, batch_size=3).created == 8
+    assert _stored_customers() == ahead
+    assert ahead["n1@example.es"][0][:4] == ("Núñez Peña 1", "n1@example.es", "+34 600000001", "Bicis Úbeda S.L.")
+    assert {"nunez", "pena", "1", "bicis", "ubeda", "n1@example.es", "600000001"} <= ahead["n1@example.es"][1]
+
+
+def test_a_batch_that_names_itself_or_stored_customers_is_written_row_by_row(ctx, admin, monkeypatch):
+    """Only the database can tell that a batch is all new: one that finds a stored customer,
+    or whose rows name one another, takes the row-by-row path and matches them."""
+    first = csv_bytes(["name;email"] + [f"C{i};c{i}@example.es" for i in range(3)])
+    assert run("customers", first, admin.id).created == 3
+    again = csv_bytes(["name;email;phone"] + ["D1;d1@example.es;600 111 222", "D1 again;;+34 600111222",
+                                              "C0 renamed;c0@example.es;", "E;e@example.es;"])
+    summary = run("customers", again, admin.id, batch_size=2)
+    assert (summary.created, summary.updated, summary.unchanged) == (2, 2, 0)
+    assert customer_by_email("c0@example.es").name == "C0 renamed"
+    assert customer_by_email("d1@example.es").name == "D1 again" and count(Customer) == 5
+
+
 def test_the_next_batch_is_read_while_this_one_is_written(ctx, admin, monkeypatch):
     """The reading thread starts on batch n+1 when the writer's statements for batch n begin
     (not while the writer's own Python runs), and reads nothing further ahead."""
@@ -242,21 +305,21 @@ def test_the_next_batch_is_read_while_this_one_is_written(ctx, admin, monkeypatc
         events.append(("read", values["name"]))
         return real_check(values, known)
 
-    real_insert = writing.CustomerWriter._insert
+    real_create = writing.CustomerWriter._create
 
-    def insert(self, created):
-        events.append(("insert", created[0]["name"]))
-        real_insert(self, created)
+    def create(self, creation):
+        events.append(("insert", sum(1 for e in events if e[0] == "insert") + 1))
+        return real_create(self, creation)
 
     monkeypatch.setitem(services.CHECKS, "customers", check)
-    monkeypatch.setattr(writing.CustomerWriter, "_insert", insert)
+    monkeypatch.setattr(writing.CustomerWriter, "_create", create)
     data = csv_bytes(["name;email"] + [f"C{i};c{i}@example.es" for i in range(6)])
     assert run("customers", data, admin.id, batch_size=2).created == 6
     # Batch 1 (C0, C1) is read before anything is written; batch 2 only once batch 1's
     # statements begin, and batch 3 not before batch 2's.
     assert events[:2] == [("read", "C0"), ("read", "C1")]
-    assert events.index(("read", "C2")) > events.index(("insert", "C0"))
-    assert events.index(("read", "C4")) > events.index(("insert", "C2"))
+    assert events.index(("read", "C2")) > events.index(("insert", 1))
+    assert events.index(("read", "C4")) > events.index(("insert", 2))
     assert count(Customer) == 6
 
 
@@ -290,6 +353,41 @@ def test_batched_imports_check_the_wal_in_once_at_the_end(ctx, admin, monkeypatc
     run("customers", data, admin.id, dry_run=True)
     run("customers", data, admin.id, commit=None)  # one transaction, committed by the caller
     assert len(calls) == 1
+
+
+def test_once_the_file_is_read_the_reading_thread_checks_in_what_is_committed(ctx, admin, monkeypatch):
+    """While the last batch is written, the reading thread (idle then) checkpoints the
+    batches before it on a connection of its own, once; not for dry runs, nor for an
+    import the caller commits as one transaction, nor on PostgreSQL (no WAL to check in)."""
+    calls = []
+    real = services.early_checkpoint
+
+    def spy():
+        run_it = real()
+        if run_it is None:
+            return None
+
+        def recorded():
+            before = db.engine.connect()
+            try:
+                # Seen from another connection while the last batch is being written.
+                calls.append((services.threading.current_thread().name,
+                              before.execute(select(func.count()).select_from(Customer)).scalar()))
+            finally:
+                before.close()
+            run_it()
+        return recorded
+
+    monkeypatch.setattr(services, "early_checkpoint", spy)
+    data = csv_bytes(["name;email"] + [f"C{i};c{i}@example.es" for i in range(5)])
+    assert run("customers", data, admin.id, batch_size=2).created == 5
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    # Batches (C0, C1) and (C2, C3) are committed; the last one (C4) is not yet.
+    assert calls == ([("import-reader", 2 + 2)] if sqlite else [])
+    assert count(Customer) == 5
+    run("customers", data, admin.id, dry_run=True)
+    run("customers", data, admin.id, commit=None)
+    assert len(calls) == (1 if sqlite else 0)
 
 
 def test_the_pool_turns_sqlite_checkpoints_back_on(tmp_path):
@@ -398,15 +496,16 @@ def test_dry_run_remembers_customers_across_batches(ctx, admin):
 def test_a_failing_batch_leaves_nothing_and_earlier_batches_stay(ctx, admin, monkeypatch):
     data = csv_bytes(["name;email"] + [f"C{i};c{i}@example.es" for i in range(250)])
     calls = {"n": 0}
-    real_insert = writing.CustomerWriter._insert
+    real_create = writing.CustomerWriter._create
 
-    def insert_then_crash(self, created):
+    def insert_then_crash(self, creation):
         calls["n"] += 1
-        real_insert(self, created)
+        ids = real_create(self, creation)
         if calls["n"] == 2:
             raise RuntimeError("disk on fire")
+        return ids
 
-    monkeypatch.setattr(writing.CustomerWriter, "_insert", insert_then_crash)
+    monkeypatch.setattr(writing.CustomerWriter, "_create", insert_then_crash)
     with pytest.raises(services.ImportInterrupted) as caught:
         run("customers", data, admin.id, batch_size=100)
     db.session.rollback()
@@ -414,7 +513,7 @@ def test_a_failing_batch_leaves_nothing_and_earlier_batches_stay(ctx, admin, mon
     assert count(Customer) == 100 and count(StageChange) == 100
     assert customer_by_email("c99@example.es") is not None and customer_by_email("c100@example.es") is None
     # Run again once the disk is fixed: the first batch is unchanged, the rest is created.
-    monkeypatch.setattr(writing.CustomerWriter, "_insert", real_insert)
+    monkeypatch.setattr(writing.CustomerWriter, "_create", real_create)
     summary = run("customers", data, admin.id, batch_size=100)
     assert (summary.unchanged, summary.created) == (100, 150) and count(Customer) == 250
 

@@ -27,7 +27,11 @@ def mark_days(connection, days: Iterable[date]) -> None:
 
 def mark_instants(instants: Iterable, zone: str | None = None) -> None:
     """Mark the local days of these instants (or dates) dirty, in the current transaction."""
-    days = days_of(instants, zone or company_zone())
+    mark_days_in_session(days_of(instants, zone or company_zone()))
+
+
+def mark_days_in_session(days: set[date]) -> None:
+    """Mark these local days dirty, in the current transaction."""
     _mark_in_session(db.session, days)
 
 
