@@ -58,11 +58,13 @@ def log(customer_id: int):
             customer = get_customer(customer_id)
             apply_errors(form, exc)
         else:
-            db.session.commit()
+            # Counted before the commit, which expires what the session holds: read after
+            # it, the moment, its commitments and the customer would each be loaded again.
             count = len(moment.commitments)
+            db.session.commit()
             flash(_("Contact logged.") + " " + ngettext(
                 "%(num)d commitment created.", "%(num)d commitments created.", count), "success")
-            return redirect(url_for("customers.detail", customer_id=customer.id))
+            return redirect(url_for("customers.detail", customer_id=customer_id))
     return render_customer(customer, moment_form=form, status=400)
 
 

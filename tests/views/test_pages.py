@@ -167,6 +167,12 @@ class TestMoments:
         with app.app_context():
             moment = db.session.query(Moment).one()
             assert (moment.emotion, moment.channel, moment.staff_id) == (-1, "phone", agent.id)
+        # A contact that follows it joins its incident and makes no new commitments.
+        response = b.post(f"{url}/moments", {"moment_type": "complaint", "notes": "Vuelve a llamar",
+                                             "outcome": "pending", "staff_id": str(agent.id),
+                                             "follows_moment_id": str(moment.id)}, csrf_from_url=url)
+        assert response.status_code == 302 and response.headers["Location"].endswith(url)
+        assert "Contact logged. 0 commitments created." in text(b.get(url))
 
     def test_logging_with_bad_values_writes_nothing(self, login, agent, customer, moment_type, app):
         b = login(agent)
