@@ -16,6 +16,14 @@ def is_id(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
+def typed_id(value):
+    """An id typed as text ("12", " 12 ") as the integer it is; anything else as it came
+    (is_id then refuses it). Only what int() reads counts as digits ("²" does not)."""
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 18:
+        return int(value.strip())
+    return value
+
+
 def get_or_raise(model, ident, message: str, field: str | None = None):
     """The row with this id, or NotFound with `message` (a gettext id)."""
     row = db.session.get(model, ident) if is_id(ident) else None

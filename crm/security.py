@@ -51,7 +51,7 @@ def init_app(app) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        if not user_id.isdigit() or len(user_id) > 18:
+        if not user_id.isdecimal() or len(user_id) > 18:
             return None
         user = db.session.get(User, int(user_id))
         return user if user is not None and user.is_active else None

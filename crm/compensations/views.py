@@ -30,8 +30,8 @@ def _filters(form: ReviewFilterForm) -> dict:
 
     return {
         "status": form.status.data or None,
-        "team_id": int(form.team.data) if (form.team.data or "").isdigit() else None,
-        "moment_type_id": int(form.moment_type.data) if (form.moment_type.data or "").isdigit() else None,
+        "team_id": int(form.team.data) if (form.team.data or "").isdecimal() else None,
+        "moment_type_id": int(form.moment_type.data) if (form.moment_type.data or "").isdecimal() else None,
         "tier": form.tier.data or None,
         "since": instant(form.since.data),
         "until": instant(form.until.data, end=True),

@@ -127,7 +127,7 @@ def _clean_value(spec: Param, value):
         if len(codes) > MAX_CODES:
             return None, (N_("at most %(max)d codes"), {"max": MAX_CODES})
         return codes, None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 6:
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 6:
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or not spec.low <= value <= spec.high:
         return None, (N_("must be a whole number between %(min)d and %(max)d"),

@@ -30,7 +30,7 @@ def index():
         owner = form.owner.data
         results = services.search_customers(
             form.q.data or "", stage=form.stage.data or None, segment=form.segment.data or None,
-            owner_id=int(owner) if owner and owner.isdigit() else None, page=page_arg())
+            owner_id=int(owner) if owner and owner.isdecimal() else None, page=page_arg())
     template = "customers/_results.html" if request.headers.get("HX-Request") else "customers/index.html"
     return render_template(template, form=form, results=results)
 

@@ -4,6 +4,7 @@ Services take the acting user and `now`, flush and never commit.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -538,7 +539,7 @@ def answer_survey(token, data: dict, now: datetime) -> SurveyResponse:
     message = survey_message(token, now)
     c = Cleaner()
     score = data.get("score")
-    if isinstance(score, str) and score.strip().lstrip("-").isdigit() and len(score.strip()) <= 3:
+    if isinstance(score, str) and len(score.strip()) <= 3 and re.fullmatch(r"-?[0-9]+", score.strip()):
         score = int(score)
     if score in (None, ""):
         c.fail("score", N_("choose a score"))

@@ -25,7 +25,7 @@ from crm.domain import N_, Cleaner, NotFound
 from crm.extensions import db
 from crm.moments.catalog import get_moment_type
 from crm.moments.models import CHANNELS, MomentType
-from crm.queries import is_id
+from crm.queries import is_id, typed_id
 
 MAX_DAYS = 366
 DEFAULT_DAYS = 30
@@ -65,17 +65,10 @@ class Filters:
                 "channel": self.channel, "moment_type_id": self.moment_type_id}
 
 
-def _digits(value):
-    """An id typed in a query string ("12") as the integer it is."""
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
-        return int(value.strip())
-    return value
-
-
 def _reference(c: Cleaner, field: str, value, model, message: str) -> int | None:
     if value in (None, ""):
         return None
-    value = _digits(value)
+    value = typed_id(value)
     if not is_id(value) or db.session.get(model, value) is None:
         c.fail(field, message)
         return None
@@ -102,7 +95,7 @@ def clean_filters(data: Mapping | None) -> Filters:
         ref = c.text("moment_type", ref, max_len=40)
     if ref not in (None, ""):
         try:
-            moment_type_id = get_moment_type(_digits(ref)).id
+            moment_type_id = get_moment_type(typed_id(ref)).id
         except NotFound:
             c.fail("moment_type", N_("no such moment type"))
     c.check()

@@ -64,6 +64,7 @@ from crm.insights.filters import (
 )
 from crm.moments.catalog import get_moment_type
 from crm.moments.models import Moment, MomentType
+from crm.queries import typed_id
 from crm.types import UTCDateTime
 
 WINDOW_DAYS = 90
@@ -243,12 +244,6 @@ class Treatment:
         return Moment.customer_id, Moment.occurred_at, [Moment.moment_type_id == self.moment_type.id]
 
 
-def _digits(value):
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 18:
-        return int(value.strip())
-    return value
-
-
 def complete_until_day(today_: date) -> date:
     """The last exposure day whose 90 days after are over by the start of today."""
     return today_ - timedelta(days=WINDOW_DAYS + 1)
@@ -270,7 +265,7 @@ def clean_query(treatment, first_day, last_day, filters: Mapping | None, *, zone
     filters = dict(filters or {})
     c = Cleaner()
     chosen = None
-    ref = _digits(treatment)
+    ref = typed_id(treatment)
     if isinstance(ref, str) or ref is None:
         # Checked as text before it reaches a query: PostgreSQL refuses NUL bytes.
         ref = c.text("treatment", ref, max_len=40, required=True)

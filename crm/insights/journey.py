@@ -68,7 +68,7 @@ def clean_scope(data: Mapping | None) -> Scope:
     customer_id = data.get("customer_id")
     if isinstance(customer_id, str):
         text = customer_id.strip()
-        customer_id = int(text) if text.isdigit() and len(text) <= 18 else (None if not text else text)
+        customer_id = int(text) if text.isdecimal() and len(text) <= 18 else (None if not text else text)
     if customer_id is not None and (not is_id(customer_id) or db.session.get(Customer, customer_id) is None):
         c.fail("customer_id", N_("no such customer"))
         customer_id = None

@@ -41,7 +41,7 @@ def _run(form, report):
 
 def _customer(form):
     value = (form.customer_id.data or "").strip()
-    return db.session.get(Customer, int(value)) if value.isdigit() and len(value) <= 18 else None
+    return db.session.get(Customer, int(value)) if value.isdecimal() and len(value) <= 18 else None
 
 
 def curve_chart(report: dict):

@@ -105,7 +105,7 @@ def clean_rule(data: dict) -> tuple[TierRule | None, dict[str, tuple[str, dict]]
         elif abs(value) > MAX_AMOUNT:
             errors[field] = (N_("is too large"), {})
     days = data.get("period_days")
-    if isinstance(days, str) and days.strip().isdigit():
+    if isinstance(days, str) and days.strip().isdecimal():
         days = int(days.strip())
     if not isinstance(days, int) or isinstance(days, bool) or not MIN_DAYS <= days <= MAX_DAYS:
         errors["period_days"] = (N_("must be a whole number between %(min)d and %(max)d"),

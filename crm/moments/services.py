@@ -1,6 +1,7 @@
 """Logging contacts (moments of truth) and keeping the commitments they create."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import case, func, select, update
@@ -37,10 +38,15 @@ FUTURE_TOLERANCE = timedelta(minutes=10)
 NOTES_MAX = 5000
 
 
+# A sign, then ASCII digits (str.isdigit() also says yes to "²", which int() refuses; past
+# 4,300 digits int() refuses too): anything else is not a whole number from -2 to 2.
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]{1,18}")
+
+
 def clean_emotion(c: Cleaner, value):
     if value in (None, ""):
         return None
-    if isinstance(value, str) and value.lstrip("-+").isdigit():
+    if isinstance(value, str) and _WHOLE_NUMBER.fullmatch(value.strip()):
         value = int(value)
     if not _is_int(value) or value not in EMOTIONS:
         c.fail("emotion", N_("must be a whole number from -2 to 2"))

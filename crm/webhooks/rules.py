@@ -53,7 +53,7 @@ def verify(secret: str, header: str, body: bytes, now: float, tolerance: int = T
     timestamp, candidates = None, []
     for part in (header or "").split(","):
         name, _, value = part.strip().partition("=")
-        if name == "t" and value.isdigit():
+        if name == "t" and value.isdecimal():
             timestamp = int(value)
         elif name == SIGNATURE_VERSION and value:
             candidates.append(value)

@@ -156,7 +156,13 @@ class TestCommitments:
         assert moment.emotion == -2
         with pytest.raises(ValidationFailed):
             services.set_emotion(actor, moment, "5", now)
+        # What int() refuses although str.isdigit() says yes, or a sign twice: refused, not a crash.
+        for bad in ("²", "+-1", "-+2", "1" * 5000):
+            with pytest.raises(ValidationFailed):
+                services.set_emotion(actor, moment, bad, now)
         assert moment.emotion == -2
+        services.set_emotion(actor, moment, " +1 ", now)
+        assert moment.emotion == 1
 
 
 def test_a_moment_type_code_with_a_nul_byte_is_simply_unknown(ctx):

@@ -28,6 +28,7 @@ def test_a_receiver_accepts_a_fresh_signature_and_refuses_everything_else():
     assert not verify("s3cret", "t=1700000000", BODY, now=1700000000)
     assert not verify("s3cret", f"v1={signature('s3cret', 1700000000, BODY)}", BODY, now=1700000000)
     assert not verify("s3cret", header.replace("t=1700000000", "t=1700000001"), BODY, now=1700000000)
+    assert not verify("s3cret", header.replace("t=1700000000", "t=²"), BODY, now=1700000000)  # not int()'s digit
 
 
 def test_during_a_rotation_either_listed_signature_may_match():

@@ -228,7 +228,8 @@ class TestSurvey:
 
     @pytest.mark.parametrize("kind, score", [("nps", "11"), ("nps", "-1"), ("nps", "abc"), ("nps", None),
                                              ("nps", ""), ("nps", "9.5"), ("nps", "1e1"), ("nps", "0x9"),
-                                             ("csat", "0"), ("csat", "6"), ("csat", "99999")])
+                                             ("csat", "0"), ("csat", "6"), ("csat", "99999"), ("nps", "²"),
+                                             ("nps", "--5"), ("csat", "-+1")])
     def test_bad_scores_answer_422_and_write_nothing(self, app, client, world, kind, score):
         _message_id, moment_id, token = survey_after_contact(app, world)
         if kind == "csat":

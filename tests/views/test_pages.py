@@ -109,6 +109,9 @@ class TestCustomers:
         assert "María García Núñez" in text(fragment) and "<html" not in text(fragment)
         assert "No customer matches" in text(b.get("/customers?q=zzzz"))
         assert b.get("/customers?stage=vip").status_code == 200
+        # "²" passes str.isdigit() and not int(): a field to check, not a crash.
+        refused = b.get("/customers?owner=%C2%B2")
+        assert refused.status_code == 200 and "Check the search fields." in text(refused)
 
     def test_edit(self, login, agent, customer):
         b = login(agent)
