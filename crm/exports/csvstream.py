@@ -13,7 +13,8 @@ Cells: empty for None; dates ``YYYY-MM-DD``; instants ISO 8601 in UTC with their
 and whole seconds (``2026-11-22T10:30:00+00:00``); booleans ``true``/``false``; amounts
 as plain decimals (no exponent, no thousands separator). A text cell that a spreadsheet
 would read as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-return) gets one leading apostrophe (OWASP "CSV injection"); numbers never do.
+return, after any apostrophes of its own) gets one leading apostrophe (OWASP "CSV
+injection"); numbers never do.
 """
 from __future__ import annotations
 
@@ -52,8 +53,21 @@ _FORMULA_SET = frozenset(FORMULA_STARTS)
 
 
 def protect(text: str) -> str:
-    """What a spreadsheet shows as text instead of running it as a formula."""
-    return "'" + text if text[:1] in _FORMULA_SET else text
+    """What a spreadsheet shows as text instead of running it as a formula. Text that
+    already starts with apostrophes before a formula start gets one more, so that the
+    importer, which takes exactly one away, gives back the text as it was."""
+    first = text[:1]
+    if first in _FORMULA_SET or (first == "'" and text.lstrip("'")[:1] in _FORMULA_SET):
+        return "'" + text
+    return text
+
+
+def unprotect(cell: str) -> str:
+    """What `protect` was given: one leading apostrophe taken away, when apostrophes lead to a
+    formula start (`'=x` is `=x`, and `''=x` is a text that was `'=x`)."""
+    if cell[:1] == "'" and cell.lstrip("'")[:1] in _FORMULA_SET:
+        return cell[1:]
+    return cell
 
 
 def _text(value) -> str:

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 from crm.domain import N_, DomainError
 
-# Exports write a cell a spreadsheet would run as a formula with a leading apostrophe; the
-# importer takes exactly that one apostrophe away again.
-from crm.exports.csvstream import FORMULA_STARTS
+# Exports write a cell a spreadsheet would run as a formula with a leading apostrophe (one
+# more when the text already had its own); the importer takes exactly that one away again.
+from crm.exports.csvstream import unprotect as unescape  # noqa: F401 (imports' name for it)
 
 SNIFF_BYTES = 64 * 1024
 CHUNK = 256 * 1024
@@ -164,13 +164,6 @@ def header_key(name: str) -> str:
 
 
 # --- values -----------------------------------------------------------------------------
-
-def unescape(cell: str) -> str:
-    """Undo an export's formula protection: one leading apostrophe before =, +, -, @, TAB or CR."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_STARTS:
-        return cell[1:]
-    return cell
-
 
 _SPACES = re.compile(r"[\s\u00a0\u202f']")
 _PLAIN = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")

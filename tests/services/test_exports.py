@@ -10,6 +10,8 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from crm.audit import AuditEvent
@@ -23,6 +25,7 @@ from crm.exports.csvstream import (
     BOOL,
     DATE,
     EXCEL,
+    FORMULA_STARTS,
     INSTANT,
     NUMBER,
     PLAIN,
@@ -31,6 +34,7 @@ from crm.exports.csvstream import (
     cell,
     encode_rows,
     protect,
+    unprotect,
 )
 from crm.exports.filters import clean_filters
 from crm.extensions import db
@@ -108,9 +112,20 @@ class TestWriter:
         assert protect(text) == "'" + text
         assert cell(text, "text", EXCEL) == "'" + text
 
-    @pytest.mark.parametrize("text", ["María", "a=b", "'quoted", "", "1+1"])
+    @pytest.mark.parametrize("text", ["María", "a=b", "'quoted", "", "1+1", "'", "''x"])
     def test_other_text_is_left_alone(self, text):
         assert protect(text) == text
+
+    @pytest.mark.parametrize("text", ["'=x", "''+34", "'@a"])
+    def test_apostrophes_of_its_own_before_a_formula_get_one_more(self, text):
+        assert protect(text) == "'" + text
+
+    @given(st.text(alphabet=st.sampled_from("'=+-@\t\rab "), max_size=8) | st.text(max_size=30))
+    def test_the_importer_gets_back_exactly_the_text_protected(self, text):
+        protected = protect(text)
+        assert unprotect(protected) == text
+        # What a spreadsheet would run never starts a protected cell.
+        assert protected[:1] not in FORMULA_STARTS
 
     def test_forms_delimiters_bom_and_quoting(self):
         columns = [Column("name"), Column("amount", NUMBER)]

@@ -3,7 +3,8 @@
 Customers, purchases and contacts (moments), through the real export and import services,
 in both CSV forms (plain, and Spanish Excel's: BOM, `;`, decimal commas), with the data
 people really have: accents and ñ, `;` and quotes inside cells, newlines in notes, decimal
-amounts, phones starting with +, and text a spreadsheet would run as a formula.
+amounts, phones starting with +, and text a spreadsheet would run as a formula (also with
+an apostrophe of its own before it).
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ def realistic_data(people: dict[str, User]) -> None:
         {"name": 'Íñigo "el Txiki" Ibáñez', "phone": "600 111 222", "company": "Bicis, Cañas & Cía",
          "stage": "loyal", "owner_id": supervisor.id, "language": "en"},
         {"name": "Ángela Muñoz", "email": "angela@example.es", "segment": "Club ciclista", "stage": "at_risk",
-         "renewal_date": "2026-12-01"},
+         "renewal_date": "2026-12-01", "company": "'=A1, con su apóstrofo"},  # one the export must protect too
         {"name": "Sin contacto Ñandú"},
     ]
     made = [create_customer(agent, data, NOW - timedelta(days=30 - i)) for i, data in enumerate(customers)]
@@ -134,8 +135,9 @@ def test_export_import_export_gives_the_same_files(app, empty_app, form):
 
         hostile = db.session.query(Customer).filter_by(email="hostil@example.es").one()
         assert hostile.name == FORMULA  # stored as the same text, protected only in the file
-        assert db.session.query(Customer).filter_by(email="angela@example.es").one().renewal_date == \
-            date(2026, 12, 1)
+        angela = db.session.query(Customer).filter_by(email="angela@example.es").one()
+        assert angela.renewal_date == date(2026, 12, 1)
+        assert angela.company == "'=A1, con su apóstrofo"  # its own apostrophe kept, the file's taken away
 
     for entity in ENTITIES:
         assert second[entity] == first[entity], entity
