@@ -572,6 +572,20 @@ def test_purchases_with_decimal_commas_and_both_date_forms(ctx, admin, customer)
     assert (again.created, again.unchanged, again.rejected) == (0, 3, 4) and count(Purchase) == 3
 
 
+@pytest.mark.parametrize("batch_size", [1, 10_000], ids=["twin-in-the-next-batch", "twin-in-the-same-batch"])
+def test_identical_purchase_rows_are_one_purchase_and_a_description_tells_two_apart(ctx, admin, customer,
+                                                                                    batch_size):
+    data = csv_bytes([
+        "customer_email;purchased_on;amount;description",
+        "maria.garcia@example.es;22/10/2026;12,50;Café",
+        "maria.garcia@example.es;22/10/2026;12,50;Café",  # the same row again: one purchase
+        "maria.garcia@example.es;22/10/2026;12,50;Café (segundo)",  # a second real one
+    ])
+    summary = run("purchases", data, admin.id, batch_size=batch_size)
+    assert (summary.created, summary.unchanged, summary.rejected) == (2, 1, 0)
+    assert sorted(db.session.scalars(select(Purchase.description))) == ["Café", "Café (segundo)"]
+
+
 # --- moments --------------------------------------------------------------------------
 
 def test_moments_are_history_without_commitments(ctx, admin, agent, customer, moment_type):
