@@ -39,8 +39,14 @@ def test_upgrade_from_empty_matches_the_models(tmp_path):
                 ddl = {} if server else dict(conn.execute(sa.text(
                     "SELECT name, sql FROM sqlite_master WHERE name IN "
                     "('customer_search_terms', 'customer_search', 'customers_search_delete')")).all())
+                # ... and PostgreSQL's trigger that stands in for the search terms' foreign key.
+                triggers = conn.execute(sa.text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'customers'::regclass AND NOT tgisinternal"
+                )).scalars().all() if server else []
             assert diff == [], diff
-            if not server:
+            if server:
+                assert triggers == ["customers_search_delete"]
+            else:
                 assert ddl["customer_search_terms"].rstrip().endswith("WITHOUT ROWID")
                 assert ddl["customer_search"] == search_index.CREATE_FTS
                 assert ddl["customers_search_delete"] == search_index.CREATE_TRIGGER

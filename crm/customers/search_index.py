@@ -11,8 +11,13 @@ live is not:
   as the range does. FTS5 collects a batch's terms in memory and writes them as one
   sorted segment: an import of 100,000 customers writes their ~800,000 terms several
   times faster than into two B-trees. `customer_search_terms` exists there too (one
-  schema for both engines) and stays empty. A trigger takes a deleted customer out of
-  the index, as the foreign key's cascade does on PostgreSQL.
+  schema for both engines) and stays empty.
+
+On both engines a trigger takes a deleted customer's terms away. On PostgreSQL the terms
+have no foreign key to their customer: its check, one index probe and row lock per term,
+took 10 of the 14 s an import of 100,000 customers spent copying their ~800,000 terms.
+A term left by a customer deleted while an import indexed them would match nobody: a
+search returns customers, not terms.
 """
 from __future__ import annotations
 
@@ -43,6 +48,14 @@ CREATE_FTS = (f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5(terms, detail=none, 
 CREATE_TRIGGER = (f"CREATE TRIGGER customers_search_delete AFTER DELETE ON customers "
                   f"BEGIN DELETE FROM {FTS_TABLE} WHERE rowid = old.id; END")
 DROP = ("DROP TRIGGER IF EXISTS customers_search_delete", f"DROP TABLE IF EXISTS {FTS_TABLE}")
+# PostgreSQL: once per DELETE statement, however many customers it removes.
+CREATE_PG_FUNCTION = ("CREATE OR REPLACE FUNCTION customers_search_delete() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                      "BEGIN DELETE FROM customer_search_terms t USING gone WHERE t.customer_id = gone.id; "
+                      "RETURN NULL; END $$")
+CREATE_PG_TRIGGER = ("CREATE TRIGGER customers_search_delete AFTER DELETE ON customers REFERENCING OLD TABLE AS gone "
+                     "FOR EACH STATEMENT EXECUTE FUNCTION customers_search_delete()")
+DROP_PG = ("DROP TRIGGER IF EXISTS customers_search_delete ON customers",
+           "DROP FUNCTION IF EXISTS customers_search_delete()")
 
 JSON_CHUNK = 100_000  # customers per statement on SQLite: a few MB of JSON at most
 

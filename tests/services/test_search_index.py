@@ -69,8 +69,8 @@ def test_a_term_with_quotes_or_wildcards_is_found_as_written(ctx):
 
 
 def test_a_deleted_customer_leaves_the_index(ctx):
-    """The foreign key's cascade on PostgreSQL, a trigger on SQLite: a deleted customer is
-    not found, and their id, if SQLite gives it again, does not bring their terms back."""
+    """A trigger on both engines: a deleted customer is not found, and their id, if SQLite
+    gives it again, does not bring their terms back."""
     customer = _customer("Begoña Pérez")
     search_index.add([(customer.id, search.terms_for(customer.name, None, None, None))])
     db.session.execute(delete(Customer).where(Customer.id == customer.id))
