@@ -217,15 +217,14 @@ class CustomerWriter:
         sort_keys, phone_keys, texts = _keys(records)
         emails = [r.get("email") for r in records]
         refs = list(zip(emails, phone_keys, strict=True))
-        names = {sort for sort, (email, key) in zip(sort_keys, refs, strict=True) if not email and not key}
-        prepared = Prepared(refs, names)
+        by_name = [sort for sort, (email, key) in zip(sort_keys, refs, strict=True) if not email and not key]
+        prepared = Prepared(refs, set(by_name))
         if self.dry_run or not items or not self.all_created:
             return prepared
         given_emails = [email for email in emails if email]
         given_keys = [key for key in phone_keys if key]
-        nameless = sum(1 for email, key in refs if not email and not key)
         if (len(set(given_emails)) == len(given_emails) and len(set(given_keys)) == len(given_keys)
-                and len(names) == nameless):
+                and len(prepared.names) == len(by_name)):
             base = self.new_customer
             prepared.creation = self._creation([base | r for r in records], (sort_keys, phone_keys, texts))
         return prepared

@@ -44,7 +44,7 @@ from crm.followups.rules import emotion_for
 from crm.insights import metrics, rollup
 from crm.insights.filters import Filters, Period, count_if, customer_conditions, make_period, setting, today, within
 from crm.moments.models import PHASES, Commitment, Moment, MomentType
-from crm.queries import is_id
+from crm.queries import is_id, typed_id
 
 CENT = Decimal("0.01")
 
@@ -65,10 +65,9 @@ def clean_scope(data: Mapping | None) -> Scope:
     data = dict(data or {})
     c = Cleaner()
     segment = c.text("segment", data.get("segment"), max_len=60) or None
-    customer_id = data.get("customer_id")
-    if isinstance(customer_id, str):
-        text = customer_id.strip()
-        customer_id = int(text) if text.isdecimal() and len(text) <= 18 else (None if not text else text)
+    customer_id = typed_id(data.get("customer_id"))
+    if isinstance(customer_id, str) and not customer_id.strip():
+        customer_id = None
     if customer_id is not None and (not is_id(customer_id) or db.session.get(Customer, customer_id) is None):
         c.fail("customer_id", N_("no such customer"))
         customer_id = None

@@ -16,6 +16,7 @@ from crm.insights.views import Figures, _default_dates, bp
 from crm.labels import label
 from crm.moments.catalog import OBJECTIVE_LABELS, get_moment_type
 from crm.moments.models import BLUEPRINT_LANES
+from crm.queries import is_id, typed_id
 from crm.types import utc_now
 from crm.web import apply_errors, role_required
 
@@ -40,8 +41,8 @@ def _run(form, report):
 
 
 def _customer(form):
-    value = (form.customer_id.data or "").strip()
-    return db.session.get(Customer, int(value)) if value.isdecimal() and len(value) <= 18 else None
+    ident = typed_id(form.customer_id.data)
+    return db.session.get(Customer, ident) if is_id(ident) else None
 
 
 def curve_chart(report: dict):
